@@ -1,0 +1,36 @@
+"""The local registry: every use case, on the embedded (or configured) stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelyard.bootstrap import open_stores
+from modelyard.config import Settings
+from modelyard.services.aliases import AliasService
+from modelyard.services.artifacts import ArtifactService
+from modelyard.services.base import Clock, utc_now
+from modelyard.services.discovery import DiscoveryService
+from modelyard.services.groups import GroupService
+from modelyard.services.versions import VersionService
+
+
+class Registry(GroupService, VersionService, AliasService, DiscoveryService, ArtifactService):
+    """The modelyard Python API in local mode.
+
+    >>> reg = Registry.open()                      # ./.modelyard or $MODELYARD_HOME
+    >>> reg.create_group("fraud-detector")
+    >>> reg.register_version("fraud-detector", "./model_dir", metrics={"auc": 0.91})
+    >>> reg.fetch("fraud-detector@production")     # a verified local directory
+    """
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, *, db_url: str | None = None,
+             blobs_url: str | None = None, actor: str | None = None,
+             settings: Settings | None = None, clock: Clock = utc_now) -> Registry:
+        """Open (creating and migrating if needed) the store described by the settings."""
+        settings = settings or Settings.from_env(
+            home=Path(home) if home is not None else None, db_url=db_url, blobs_url=blobs_url,
+            actor=actor)
+        stores = open_stores(settings)
+        return cls(db=stores.db, blobs=stores.blobs, cache_dir=stores.cache_dir,
+                   actor=settings.actor, clock=clock)

@@ -1,0 +1,78 @@
+"""Use cases for aliases: mutable names pointing at one version, with a full history."""
+
+from __future__ import annotations
+
+from modelyard.domain.model import AliasMove, Version
+from modelyard.domain.names import validate_alias_name, validate_group_name
+from modelyard.domain.references import parse_version_number
+from modelyard.domain.values import validate_text
+from modelyard.errors import ConflictError, NotFoundError
+from modelyard.services.base import ServiceBase
+from modelyard.store import aliases as store
+from modelyard.store import groups as group_store
+from modelyard.store.versions import load_versions, version_id_of
+
+MAX_REASON_LENGTH = 4096
+
+
+class AliasService(ServiceBase):
+    def set_alias(self, group: str, alias: str, version: int | str, *, reason: str = "") -> Version:
+        """Point ``group@alias`` at version ``version`` (creating the alias if new)."""
+        validate_group_name(group)
+        validate_alias_name(alias)
+        number = parse_version_number(version)
+        reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
+        now = self._clock()
+        with self._write() as conn:
+            group_id = group_store.group_id_of(conn, group, for_update=True)
+            version_id = version_id_of(conn, group, number)
+            previous = store.current_alias(conn, group_id, alias)
+            if previous == number:
+                raise ConflictError(f"{group}@{alias} already points at version {number}",
+                                    field="version")
+            store.move_alias(conn, group_id=group_id, name=alias, version_id=version_id,
+                             exists=previous is not None, actor=self.actor, now=now)
+            move = AliasMove(group=group, alias=alias, version=number, previous_version=previous,
+                             actor=self.actor, reason=reason, at=now)
+            store.record_move(conn, move, group_id)
+            self._record(conn, action="alias.set", resource=f"{group}@{alias}",
+                         event_type="alias.set", now=now,
+                         data={"group": group, "alias": alias, "version": number,
+                               "reference": f"{group}/{number}", "reason": reason,
+                               "previous": {"version": previous}})
+            return load_versions(conn, [version_id])[0]
+
+    def delete_alias(self, group: str, alias: str, *, reason: str = "") -> None:
+        validate_group_name(group)
+        validate_alias_name(alias)
+        reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
+        now = self._clock()
+        with self._write() as conn:
+            group_id = group_store.group_id_of(conn, group, for_update=True)
+            previous = store.current_alias(conn, group_id, alias)
+            if previous is None:
+                raise NotFoundError(f"alias {group}@{alias} does not exist", field="alias")
+            store.remove_alias(conn, group_id, alias)
+            store.record_move(conn, AliasMove(group=group, alias=alias, version=None,
+                                              previous_version=previous, actor=self.actor,
+                                              reason=reason, at=now), group_id)
+            self._record(conn, action="alias.delete", resource=f"{group}@{alias}",
+                         event_type="alias.deleted", now=now,
+                         data={"group": group, "alias": alias, "reason": reason,
+                               "previous": {"version": previous}})
+
+    def alias_history(self, group: str, alias: str) -> list[AliasMove]:
+        """Every move of the alias, oldest first (also after it was deleted)."""
+        validate_group_name(group)
+        validate_alias_name(alias, settable=False)
+        with self._read() as conn:
+            moves = store.history(conn, group_store.group_id_of(conn, group), group, alias)
+        if not moves:
+            raise NotFoundError(f"alias {group}@{alias} has never been set", field="alias")
+        return moves
+
+    def list_aliases(self, group: str) -> dict[str, int]:
+        """``{alias: version number}`` of a group's current aliases."""
+        validate_group_name(group)
+        with self._read() as conn:
+            return store.list_aliases(conn, group_store.group_id_of(conn, group))

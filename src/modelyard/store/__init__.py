@@ -1,0 +1,1 @@
+"""Persistence: the SQL metadata store (SQLite or PostgreSQL) and the blob stores."""

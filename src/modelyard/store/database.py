@@ -1,0 +1,122 @@
+"""The SQL metadata database: engine set-up for SQLite and PostgreSQL, transactions, migrations.
+
+SQLite runs in WAL mode with a busy timeout and one writer: write transactions start with
+``BEGIN IMMEDIATE`` (so two processes never deadlock upgrading a read lock) and, within a
+process, take a lock first so threads queue here instead of in SQLite's busy handler.
+PostgreSQL needs none of that; row locks do the serialising there.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
+
+from modelyard.errors import ConfigError, StorageError
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE = "modelyard_write"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+class Database:
+    """One metadata database; hand out connections inside transactions."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = _create_engine(url, echo=echo)
+        except Exception as e:  # SQLAlchemy raises several types for a bad URL
+            raise ConfigError(f"db_url: cannot use {_redact(url)!r}: {e}", field="db_url") from e
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Connection]:
+        """Run a block in one transaction: commit on success, roll back on any error."""
+        lock = self._write_lock if (write and self._write_lock) else nullcontext()
+        with lock:
+            try:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(**{_WRITE: write})
+                    with conn.begin():
+                        yield conn
+            except DBAPIError as e:
+                if isinstance(e.orig, Exception) and _is_unique_violation(e):
+                    raise
+                raise StorageError(f"metadata database error: {e.orig}") from e
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (no-op when already there)."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as conn:
+            if MigrationContext.configure(conn).get_current_revision() == head:
+                return
+        with self.transaction(write=True) as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7305101)"))  # one migrator at a time
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str, *, echo: bool) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    raise ConfigError(
+        f"db_url: {_redact(url)!r} is not supported; use sqlite:///PATH or postgresql+psycopg://…",
+        field="db_url",
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _is_unique_violation(error: DBAPIError) -> bool:
+    message = str(error.orig).lower()
+    return "unique" in message or "duplicate key" in message
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before it reaches a message or a log."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url

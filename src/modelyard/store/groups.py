@@ -1,0 +1,88 @@
+"""SQL repository for groups and their tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from modelyard.domain.model import Group
+from modelyard.errors import ConflictError, NotFoundError
+from modelyard.store.rows import load_pairs, replace_pairs, utc, utc_or_none
+from modelyard.store.schema import group_tags, groups
+
+
+def insert_group(conn: Connection, *, name: str, description: str, tags: dict[str, str],
+                 actor: str, now: datetime) -> int:
+    existing = conn.execute(select(groups.c.name).where(groups.c.name == name)).first()
+    if existing:
+        raise ConflictError(f"group {name!r} already exists", field="group")
+    group_id: int = conn.execute(
+        insert(groups).values(name=name, description=description, latest_version=0,
+                              created_by=actor, created_at=now, updated_at=now)
+    ).inserted_primary_key[0]  # type: ignore[index]
+    replace_pairs(conn, group_tags, "group_id", group_id, tags)
+    return group_id
+
+
+def group_id_of(conn: Connection, name: str, *, for_update: bool = False) -> int:
+    query = select(groups.c.id).where(groups.c.name == name)
+    if for_update:
+        query = query.with_for_update()
+    group_id = conn.execute(query).scalar()
+    if group_id is None:
+        raise NotFoundError(f"group {name!r} does not exist", field="group")
+    return int(group_id)
+
+
+def get_group(conn: Connection, name: str) -> Group:
+    row = conn.execute(select(groups).where(groups.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"group {name!r} does not exist", field="group")
+    return _to_group(row, load_pairs(conn, group_tags, "group_id", [row.id]).get(row.id, {}))
+
+
+def list_groups(conn: Connection, *, include_archived: bool, after: str | None,
+                limit: int) -> list[Group]:
+    query = select(groups).order_by(groups.c.name).limit(limit)
+    if not include_archived:
+        query = query.where(groups.c.archived_at.is_(None))
+    if after is not None:
+        query = query.where(groups.c.name > after)
+    rows = conn.execute(query).all()
+    tags = load_pairs(conn, group_tags, "group_id", [r.id for r in rows])
+    return [_to_group(r, tags.get(r.id, {})) for r in rows]
+
+
+def update_group(conn: Connection, group_id: int, *, now: datetime, **values: Any) -> None:
+    conn.execute(update(groups).where(groups.c.id == group_id).values(updated_at=now, **values))
+
+
+def set_group_tags(conn: Connection, group_id: int, tags: dict[str, str]) -> None:
+    replace_pairs(conn, group_tags, "group_id", group_id, tags)
+
+
+def allocate_version_number(conn: Connection, group_id: int) -> int:
+    """The next number, gapless: the row lock (PostgreSQL) or the write lock (SQLite) holds
+    until commit, so concurrent registrants queue and a rollback gives the number back."""
+    number = conn.execute(
+        update(groups)
+        .where(groups.c.id == group_id)
+        .values(latest_version=groups.c.latest_version + 1)
+        .returning(groups.c.latest_version)
+    ).scalar_one()
+    return int(number)
+
+
+def _to_group(row: Row[Any], tags: dict[str, str]) -> Group:
+    return Group(
+        name=row.name,
+        description=row.description,
+        tags=tags,
+        created_at=utc(row.created_at),
+        created_by=row.created_by,
+        updated_at=utc(row.updated_at),
+        latest_version=row.latest_version,
+        archived_at=utc_or_none(row.archived_at),
+    )

@@ -1,0 +1,173 @@
+"""The metadata schema (SQLAlchemy Core). Alembic migrations create it; see migrations/."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for big tables.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _time(name: str, *, nullable: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    _time("updated_at"),
+    _time("archived_at", nullable=True),
+)
+
+group_tags = Table(
+    "group_tags",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("manifest_digest", String(71), nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("total_size", BigInteger, nullable=False),
+    Column("lineage", JSON, nullable=False),
+    Column("framework", String(255), nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("model_card", Text, nullable=False, default=""),
+    Column("approval_status", String(32), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    _time("updated_at"),
+    UniqueConstraint("group_id", "number", name="uq_versions_group_number"),
+    Index("ix_versions_created_at", "created_at"),
+    Index("ix_versions_approval_status", "approval_status"),
+    Index("ix_versions_manifest_digest", "manifest_digest"),
+)
+
+version_files = Table(
+    "version_files",
+    metadata,
+    Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Index("ix_version_files_sha256", "sha256"),
+)
+
+
+def _keyed(name: str, value_type: object, *, value_length: int | None = None) -> Table:
+    """A (version, key) → value table with an index that serves filters and ordering."""
+    value = value_type if value_length is None else String(value_length)
+    return Table(
+        name,
+        metadata,
+        Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+        Column("key", String(128), primary_key=True),
+        Column("value", value, nullable=False),  # type: ignore[arg-type]
+        Index(f"ix_{name}_key_value", "key", "value", "version_id"),
+    )
+
+
+version_metrics = _keyed("version_metrics", Float())
+version_params = _keyed("version_params", Text())
+version_tags = _keyed("version_tags", None, value_length=256)
+version_metadata = _keyed("version_metadata", None, value_length=256)
+
+version_parents = Table(
+    "version_parents",
+    metadata,
+    Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Column("parent_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Index("ix_version_parents_parent", "parent_id"),
+)
+
+approval_decisions = Table(
+    "approval_decisions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version_id", Id, ForeignKey("versions.id"), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("previous_status", String(32), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    _time("decided_at"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id"), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("version_id", Id, ForeignKey("versions.id"), nullable=False, index=True),
+    Column("updated_by", String(255), nullable=False),
+    _time("updated_at"),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("previous_version", Integer, nullable=True),
+    Column("actor", String(255), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    _time("at"),
+    Index("ix_alias_history_group_name", "group_id", "name", "id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    _time("at"),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("resource", String(255), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_log_resource", "resource"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("group_name", String(63), nullable=False, index=True),
+    Column("payload", JSON, nullable=False),
+    _time("created_at"),
+    Column("dispatched", Boolean, nullable=False, default=False),
+)

@@ -1,0 +1,180 @@
+"""SQL repository for versions: insert once, load in batches, change only the mutable parts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, insert, or_, select, update
+
+from modelyard.domain.approval import ApprovalStatus
+from modelyard.domain.manifest import FileEntry, Manifest, path_order_key
+from modelyard.domain.model import ApprovalDecision, Lineage, Version
+from modelyard.errors import NotFoundError
+from modelyard.store.rows import insert_pairs, load_pairs, replace_pairs, utc
+from modelyard.store.schema import (
+    aliases,
+    approval_decisions,
+    groups,
+    version_files,
+    version_metadata,
+    version_metrics,
+    version_params,
+    version_parents,
+    version_tags,
+    versions,
+)
+
+MUTABLE_PAIRS = {"tags": version_tags, "metadata": version_metadata}
+
+
+def insert_version(conn: Connection, *, group_id: int, number: int, manifest: Manifest,
+                   metrics: dict[str, float], params: dict[str, str], lineage: Lineage,
+                   parent_ids: Sequence[int], framework: str | None, tags: dict[str, str],
+                   metadata: dict[str, str], description: str, model_card: str, actor: str,
+                   now: datetime) -> int:
+    version_id: int = conn.execute(
+        insert(versions).values(
+            group_id=group_id, number=number, manifest_digest=manifest.digest,
+            file_count=len(manifest.files), total_size=manifest.total_size,
+            lineage=lineage.to_dict(), framework=framework, description=description,
+            model_card=model_card, approval_status=ApprovalStatus.PENDING.value,
+            created_by=actor, created_at=now, updated_at=now,
+        )
+    ).inserted_primary_key[0]  # type: ignore[index]
+    conn.execute(insert(version_files), [
+        {"version_id": version_id, "path": f.path, "size": f.size, "sha256": f.sha256}
+        for f in manifest.files
+    ])
+    insert_pairs(conn, version_metrics, "version_id", version_id, metrics)
+    insert_pairs(conn, version_params, "version_id", version_id, params)
+    insert_pairs(conn, version_tags, "version_id", version_id, tags)
+    insert_pairs(conn, version_metadata, "version_id", version_id, metadata)
+    if parent_ids:
+        conn.execute(insert(version_parents),
+                     [{"version_id": version_id, "parent_id": p} for p in parent_ids])
+    return version_id
+
+
+def version_id_of(conn: Connection, group: str, number: int) -> int:
+    query = (select(versions.c.id).join(groups, groups.c.id == versions.c.group_id)
+             .where(groups.c.name == group, versions.c.number == number))
+    version_id = conn.execute(query).scalar()
+    if version_id is None:
+        raise NotFoundError(f"version {group}/{number} does not exist", field="reference")
+    return int(version_id)
+
+
+def version_id_by_alias(conn: Connection, group: str, alias: str) -> int:
+    query = (select(aliases.c.version_id).join(groups, groups.c.id == aliases.c.group_id)
+             .where(groups.c.name == group, aliases.c.name == alias))
+    version_id = conn.execute(query).scalar()
+    if version_id is None:
+        raise NotFoundError(f"alias {group}@{alias} does not exist", field="reference")
+    return int(version_id)
+
+
+def load_versions(conn: Connection, ids: Sequence[int]) -> list[Version]:
+    """Full versions for ``ids``, in the order given, with a fixed number of queries."""
+    if not ids:
+        return []
+    rows = {r.id: r for r in conn.execute(
+        select(versions, groups.c.name.label("group_name"))
+        .join(groups, groups.c.id == versions.c.group_id).where(versions.c.id.in_(ids)))}
+    files = _load_files(conn, ids)
+    metrics = load_pairs(conn, version_metrics, "version_id", ids)
+    params = load_pairs(conn, version_params, "version_id", ids)
+    tags = load_pairs(conn, version_tags, "version_id", ids)
+    meta = load_pairs(conn, version_metadata, "version_id", ids)
+    alias_names = _load_aliases(conn, ids)
+    return [
+        _to_version(rows[i], files[i], metrics[i], params[i], tags[i], meta[i], alias_names[i])
+        for i in ids if i in rows
+    ]
+
+
+def _load_files(conn: Connection, ids: Sequence[int]) -> dict[int, list[FileEntry]]:
+    result: dict[int, list[FileEntry]] = defaultdict(list)
+    query = (select(version_files).where(version_files.c.version_id.in_(ids)))
+    for row in conn.execute(query):
+        result[row.version_id].append(FileEntry(row.path, row.size, row.sha256))
+    return result
+
+
+def _load_aliases(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = defaultdict(list)
+    query = select(aliases.c.version_id, aliases.c.name).where(aliases.c.version_id.in_(ids))
+    for version_id, name in conn.execute(query.order_by(aliases.c.name)):
+        result[version_id].append(name)
+    return result
+
+
+def _to_version(row: Row[Any], files: list[FileEntry], metrics: dict[str, float],
+                params: dict[str, str], tags: dict[str, str], metadata: dict[str, str],
+                alias_names: list[str]) -> Version:
+    return Version(
+        group=row.group_name,
+        number=row.number,
+        manifest=Manifest(tuple(sorted(files, key=lambda f: path_order_key(f.path)))),
+        metrics=metrics,
+        params=params,
+        lineage=Lineage.from_dict(row.lineage),
+        framework=row.framework,
+        tags=tags,
+        metadata=metadata,
+        description=row.description,
+        model_card=row.model_card,
+        approval_status=ApprovalStatus(row.approval_status),
+        created_at=utc(row.created_at),
+        created_by=row.created_by,
+        updated_at=utc(row.updated_at),
+        aliases=tuple(alias_names),
+    )
+
+
+def list_version_ids(conn: Connection, group_id: int, *, after: int | None,
+                     limit: int) -> list[int]:
+    """Newest first; ``after`` is the last number of the previous page."""
+    query = select(versions.c.id).where(versions.c.group_id == group_id)
+    if after is not None:
+        query = query.where(versions.c.number < after)
+    return list(conn.execute(query.order_by(versions.c.number.desc()).limit(limit)).scalars())
+
+
+def update_version(conn: Connection, version_id: int, *, now: datetime, **values: Any) -> None:
+    conn.execute(update(versions).where(versions.c.id == version_id).values(updated_at=now, **values))
+
+
+def replace_version_pairs(conn: Connection, version_id: int, kind: str,
+                          values: dict[str, str]) -> None:
+    replace_pairs(conn, MUTABLE_PAIRS[kind], "version_id", version_id, values)
+
+
+def insert_decision(conn: Connection, version_id: int, decision: ApprovalDecision) -> None:
+    conn.execute(insert(approval_decisions).values(
+        version_id=version_id, status=decision.status.value,
+        previous_status=decision.previous_status.value, actor=decision.actor,
+        comment=decision.comment, decided_at=decision.decided_at))
+
+
+def load_decisions(conn: Connection, version_id: int, reference: str) -> list[ApprovalDecision]:
+    query = (select(approval_decisions).where(approval_decisions.c.version_id == version_id)
+             .order_by(approval_decisions.c.id))
+    return [
+        ApprovalDecision(reference=reference, status=ApprovalStatus(r.status),
+                         previous_status=ApprovalStatus(r.previous_status), actor=r.actor,
+                         comment=r.comment, decided_at=utc(r.decided_at))
+        for r in conn.execute(query)
+    ]
+
+
+def group_version_ids(conn: Connection, pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """Map (group, number) pairs to version ids; missing pairs are absent from the result."""
+    if not pairs:
+        return {}
+    conditions = [and_(groups.c.name == g, versions.c.number == n) for g, n in pairs]
+    query = (select(groups.c.name, versions.c.number, versions.c.id)
+             .join(groups, groups.c.id == versions.c.group_id).where(or_(*conditions)))
+    return {(g, n): i for g, n, i in conn.execute(query)}
