@@ -1,7 +1,7 @@
 """modelyard: a self-hosted model registry and release gate.
 
-    from modelyard import Registry
-    reg = Registry.open()
+from modelyard import Registry
+reg = Registry.open()
 """
 
 from modelyard.domain.approval import ApprovalStatus

@@ -25,8 +25,9 @@ def open_stores(settings: Settings) -> Stores:
         try:
             settings.home.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ConfigError(f"home: cannot create {str(settings.home)!r}: {e.strerror}",
-                              field="home") from e
+            raise ConfigError(
+                f"home: cannot create {str(settings.home)!r}: {e.strerror}", field="home"
+            ) from e
     db = Database(settings.resolved_db_url)
     db.migrate()
     blobs = FilesystemBlobStore(settings.blobs_path)

@@ -45,8 +45,13 @@ class Settings:
         env = os.environ if environ is None else environ
         settings = cls()
         values: dict[str, object] = {}
-        for name, convert in (("home", Path), ("db_url", str), ("blobs_url", str),
-                              ("cache_dir", Path), ("actor", str)):
+        for name, convert in (
+            ("home", Path),
+            ("db_url", str),
+            ("blobs_url", str),
+            ("cache_dir", Path),
+            ("actor", str),
+        ):
             raw = env.get(f"MODELYARD_{name.upper()}")
             if raw:
                 values[name] = convert(raw)

@@ -24,13 +24,28 @@ class Registry(GroupService, VersionService, AliasService, DiscoveryService, Art
     """
 
     @classmethod
-    def open(cls, home: str | Path | None = None, *, db_url: str | None = None,
-             blobs_url: str | None = None, actor: str | None = None,
-             settings: Settings | None = None, clock: Clock = utc_now) -> Registry:
+    def open(
+        cls,
+        home: str | Path | None = None,
+        *,
+        db_url: str | None = None,
+        blobs_url: str | None = None,
+        actor: str | None = None,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+    ) -> Registry:
         """Open (creating and migrating if needed) the store described by the settings."""
         settings = settings or Settings.from_env(
-            home=Path(home) if home is not None else None, db_url=db_url, blobs_url=blobs_url,
-            actor=actor)
+            home=Path(home) if home is not None else None,
+            db_url=db_url,
+            blobs_url=blobs_url,
+            actor=actor,
+        )
         stores = open_stores(settings)
-        return cls(db=stores.db, blobs=stores.blobs, cache_dir=stores.cache_dir,
-                   actor=settings.actor, clock=clock)
+        return cls(
+            db=stores.db,
+            blobs=stores.blobs,
+            cache_dir=stores.cache_dir,
+            actor=settings.actor,
+            clock=clock,
+        )

@@ -115,7 +115,9 @@ def build_manifest(entries: Iterable[FileEntry]) -> Manifest:
         digest = validate_sha256(entry.sha256, field=f"{field}.sha256")
         checked.append(FileEntry(path, entry.size, digest))
     if not checked:
-        raise ValidationError("manifest: an artifact must contain at least one file", field="manifest")
+        raise ValidationError(
+            "manifest: an artifact must contain at least one file", field="manifest"
+        )
     _refuse_file_dir_clash(seen)
     checked.sort(key=lambda e: path_order_key(e.path))
     return Manifest(tuple(checked))

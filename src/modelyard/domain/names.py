@@ -6,7 +6,7 @@ import re
 
 from modelyard.errors import ValidationError
 
-GROUP_NAME_RULE = "1-63 letters, digits and single or repeated hyphens, starting and ending with a letter or digit"
+GROUP_NAME_RULE = "1-63 letters, digits and hyphens, starting and ending with a letter or digit"
 _GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 ALIAS_NAME_RULE = "a lowercase letter followed by up to 62 lowercase letters, digits or hyphens"
 _ALIAS_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from modelyard.domain.names import validate_alias_name, validate_group_name
 from modelyard.errors import ValidationError
 
-REFERENCE_RULE = "GROUP/NUMBER (e.g. fraud-detector/7) or GROUP@ALIAS (e.g. fraud-detector@champion)"
+REFERENCE_RULE = (
+    "GROUP/NUMBER (e.g. fraud-detector/7) or GROUP@ALIAS (e.g. fraud-detector@champion)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +21,11 @@ class Reference:
     alias: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.group}/{self.number}" if self.number is not None else f"{self.group}@{self.alias}"
+        return (
+            f"{self.group}/{self.number}"
+            if self.number is not None
+            else f"{self.group}@{self.alias}"
+        )
 
 
 def version_ref(group: str, number: int) -> str:
@@ -38,7 +44,9 @@ def parse_reference(text: str, *, field: str = "reference") -> Reference:
         return Reference(group=group, alias=alias)
     group, sep, number = body.partition("/")
     if not sep:
-        raise ValidationError(f"{field}: {text!r} is not a reference ({REFERENCE_RULE})", field=field)
+        raise ValidationError(
+            f"{field}: {text!r} is not a reference ({REFERENCE_RULE})", field=field
+        )
     validate_group_name(group, field=field)
     return Reference(group=group, number=parse_version_number(number, field=field))
 

@@ -139,16 +139,22 @@ def _coerce(field: Field, raw: Token) -> Any:
     text = _unquote(str(raw)) if is_string else str(raw)
     if kind == "number":
         if is_string:
-            raise ValidationError(f"filter: {field} compares with numbers, got {raw}", field="filter")
+            raise ValidationError(
+                f"filter: {field} compares with numbers, got {raw}", field="filter"
+            )
         return float(text)
     if kind == "int":
         if is_string or not text.lstrip("+-").isdigit():
-            raise ValidationError(f"filter: {field} compares with whole numbers, got {raw}", field="filter")
+            raise ValidationError(
+                f"filter: {field} compares with whole numbers, got {raw}", field="filter"
+            )
         return int(text)
     if kind == "time":
         return _parse_time(text, field)
     if not is_string:
-        raise ValidationError(f"filter: {field} compares with quoted strings, got {raw}", field="filter")
+        raise ValidationError(
+            f"filter: {field} compares with quoted strings, got {raw}", field="filter"
+        )
     if kind == "status":
         return parse_status(text, field="filter").value
     return text
@@ -247,12 +253,18 @@ def parse_order_by(text: str | None) -> tuple[OrderKey, ...]:
     for part in text.split(","):
         words = part.split()
         if not words or len(words) > 2:
-            raise ValidationError(f"order_by: {part.strip()!r} is not 'FIELD [asc|desc]'", field="order_by")
+            raise ValidationError(
+                f"order_by: {part.strip()!r} is not 'FIELD [asc|desc]'", field="order_by"
+            )
         direction = words[1].lower() if len(words) == 2 else "asc"
         if direction not in ("asc", "desc"):
-            raise ValidationError(f"order_by: direction must be asc or desc, got {words[1]!r}", field="order_by")
+            raise ValidationError(
+                f"order_by: direction must be asc or desc, got {words[1]!r}", field="order_by"
+            )
         field = parse_field(words[0], where="order_by")
-        if field.key is None and field.kind not in ORDER_FIELDS or field.key and field.kind != "metrics":
+        if (field.key is None and field.kind not in ORDER_FIELDS) or (
+            field.key and field.kind != "metrics"
+        ):
             raise ValidationError(
                 f"order_by: cannot order by {field}; order by one of {', '.join(ORDER_FIELDS)}",
                 field="order_by",

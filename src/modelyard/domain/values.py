@@ -27,7 +27,9 @@ def parse_pairs(items: Iterable[str], *, field: str) -> list[tuple[str, str]]:
         if not sep:
             raise ValidationError(f"{field}: {item!r} is not of the form key=value", field=field)
         if key in seen:
-            raise ValidationError(f"{field}: {key!r} is given more than once", field=f"{field}.{key}")
+            raise ValidationError(
+                f"{field}: {key!r} is given more than once", field=f"{field}.{key}"
+            )
         seen.add(key)
         pairs.append((key, value))
     return pairs
@@ -91,8 +93,10 @@ def validate_metadata(metadata: Mapping[str, object]) -> dict[str, str]:
 
 
 def validate_params(params: Mapping[str, object]) -> dict[str, str]:
-    coerced = {k: (str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v)
-               for k, v in params.items()}
+    coerced = {
+        k: (str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v)
+        for k, v in params.items()
+    }
     return validate_strings(coerced, field="params", limit=MAX_PARAMS, max_length=MAX_PARAM_LENGTH)
 
 

@@ -28,18 +28,43 @@ class AliasService(ServiceBase):
             version_id = version_id_of(conn, group, number)
             previous = store.current_alias(conn, group_id, alias)
             if previous == number:
-                raise ConflictError(f"{group}@{alias} already points at version {number}",
-                                    field="version")
-            store.move_alias(conn, group_id=group_id, name=alias, version_id=version_id,
-                             exists=previous is not None, actor=self.actor, now=now)
-            move = AliasMove(group=group, alias=alias, version=number, previous_version=previous,
-                             actor=self.actor, reason=reason, at=now)
+                raise ConflictError(
+                    f"{group}@{alias} already points at version {number}", field="version"
+                )
+            store.move_alias(
+                conn,
+                group_id=group_id,
+                name=alias,
+                version_id=version_id,
+                exists=previous is not None,
+                actor=self.actor,
+                now=now,
+            )
+            move = AliasMove(
+                group=group,
+                alias=alias,
+                version=number,
+                previous_version=previous,
+                actor=self.actor,
+                reason=reason,
+                at=now,
+            )
             store.record_move(conn, move, group_id)
-            self._record(conn, action="alias.set", resource=f"{group}@{alias}",
-                         event_type="alias.set", now=now,
-                         data={"group": group, "alias": alias, "version": number,
-                               "reference": f"{group}/{number}", "reason": reason,
-                               "previous": {"version": previous}})
+            self._record(
+                conn,
+                action="alias.set",
+                resource=f"{group}@{alias}",
+                event_type="alias.set",
+                now=now,
+                data={
+                    "group": group,
+                    "alias": alias,
+                    "version": number,
+                    "reference": f"{group}/{number}",
+                    "reason": reason,
+                    "previous": {"version": previous},
+                },
+            )
             return load_versions(conn, [version_id])[0]
 
     def delete_alias(self, group: str, alias: str, *, reason: str = "") -> None:
@@ -53,13 +78,32 @@ class AliasService(ServiceBase):
             if previous is None:
                 raise NotFoundError(f"alias {group}@{alias} does not exist", field="alias")
             store.remove_alias(conn, group_id, alias)
-            store.record_move(conn, AliasMove(group=group, alias=alias, version=None,
-                                              previous_version=previous, actor=self.actor,
-                                              reason=reason, at=now), group_id)
-            self._record(conn, action="alias.delete", resource=f"{group}@{alias}",
-                         event_type="alias.deleted", now=now,
-                         data={"group": group, "alias": alias, "reason": reason,
-                               "previous": {"version": previous}})
+            store.record_move(
+                conn,
+                AliasMove(
+                    group=group,
+                    alias=alias,
+                    version=None,
+                    previous_version=previous,
+                    actor=self.actor,
+                    reason=reason,
+                    at=now,
+                ),
+                group_id,
+            )
+            self._record(
+                conn,
+                action="alias.delete",
+                resource=f"{group}@{alias}",
+                event_type="alias.deleted",
+                now=now,
+                data={
+                    "group": group,
+                    "alias": alias,
+                    "reason": reason,
+                    "previous": {"version": previous},
+                },
+            )
 
     def alias_history(self, group: str, alias: str) -> list[AliasMove]:
         """Every move of the alias, oldest first (also after it was deleted)."""

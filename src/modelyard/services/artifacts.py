@@ -10,26 +10,43 @@ from pathlib import Path
 from modelyard.domain.model import Version
 from modelyard.errors import ConflictError, ValidationError
 from modelyard.services.base import ServiceBase
-from modelyard.services.transfer import SILENT, Progress, download_manifest, hash_file, scan_directory
+from modelyard.services.transfer import (
+    SILENT,
+    Progress,
+    download_manifest,
+    hash_file,
+    scan_directory,
+)
 
 _COMPLETE = ".modelyard-complete"
 
 
 class ArtifactService(ServiceBase):
-    def download(self, ref: str, destination: str | Path, *, overwrite: bool = False,
-                 progress: Progress = SILENT) -> Version:
+    def download(
+        self,
+        ref: str,
+        destination: str | Path,
+        *,
+        overwrite: bool = False,
+        progress: Progress = SILENT,
+    ) -> Version:
         """Write a version's files into ``destination``, verifying every file's sha256."""
         version = self._load_version(ref)
         target = Path(destination)
         if target.exists() and not target.is_dir():
-            raise ValidationError(f"destination: {str(target)!r} is not a directory",
-                                  field="destination")
+            raise ValidationError(
+                f"destination: {str(target)!r} is not a directory", field="destination"
+            )
         if target.is_dir() and any(target.iterdir()) and not overwrite:
-            raise ConflictError(f"destination: {str(target)!r} is not empty "
-                                "(pass overwrite to replace files in it)", field="destination")
+            raise ConflictError(
+                f"destination: {str(target)!r} is not empty "
+                "(pass overwrite to replace files in it)",
+                field="destination",
+            )
         target.mkdir(parents=True, exist_ok=True)
-        download_manifest(self._blobs, version.manifest, target, reference=version.reference,
-                          progress=progress)
+        download_manifest(
+            self._blobs, version.manifest, target, reference=version.reference, progress=progress
+        )
         return version
 
     def fetch(self, ref: str, *, progress: Progress = SILENT) -> Path:
@@ -45,8 +62,13 @@ class ArtifactService(ServiceBase):
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self._cache_dir, prefix=".fetch-"))
         try:
-            download_manifest(self._blobs, version.manifest, staging,
-                              reference=version.reference, progress=progress)
+            download_manifest(
+                self._blobs,
+                version.manifest,
+                staging,
+                reference=version.reference,
+                progress=progress,
+            )
             (staging / _COMPLETE).write_text(version.manifest_digest + "\n")
             try:
                 os.rename(staging, final)

@@ -12,13 +12,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.domain.events import Event
+from modelyard.domain.model import Version
 from modelyard.domain.references import Reference, parse_reference
 from modelyard.errors import NotFoundError
 from modelyard.store import journal
 from modelyard.store.blobs import BlobStore
 from modelyard.store.database import Database
 from modelyard.store.groups import get_group
-from modelyard.domain.model import Version
 from modelyard.store.versions import load_versions, version_id_by_alias, version_id_of
 
 Clock = Callable[[], datetime]
@@ -31,8 +31,15 @@ def utc_now() -> datetime:
 class ServiceBase:
     """State shared by the registry's use cases (mixed together in :class:`Registry`)."""
 
-    def __init__(self, *, db: Database, blobs: BlobStore, cache_dir: Path, actor: str = "local",
-                 clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        blobs: BlobStore,
+        cache_dir: Path,
+        actor: str = "local",
+        clock: Clock = utc_now,
+    ) -> None:
         self._db = db
         self._blobs = blobs
         self._cache_dir = cache_dir
@@ -59,12 +66,27 @@ class ServiceBase:
         with self._db.transaction(write=False) as conn:
             yield conn
 
-    def _record(self, conn: Connection, *, action: str, resource: str, event_type: str,
-                data: dict[str, Any], now: datetime) -> Event:
+    def _record(
+        self,
+        conn: Connection,
+        *,
+        action: str,
+        resource: str,
+        event_type: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Event:
         """Append the audit entry and the outbox event of a change, in its transaction."""
         event = Event(id=str(uuid.uuid4()), type=event_type, subject=resource, time=now, data=data)
-        journal.append_audit(conn, at=now, actor=self.actor, action=action, resource=resource,
-                             outcome="allowed", details={"event_id": event.id, **data})
+        journal.append_audit(
+            conn,
+            at=now,
+            actor=self.actor,
+            action=action,
+            resource=resource,
+            outcome="allowed",
+            details={"event_id": event.id, **data},
+        )
         journal.append_event(conn, event)
         return event
 

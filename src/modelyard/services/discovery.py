@@ -13,14 +13,21 @@ from modelyard.services.groups import check_limit
 from modelyard.store import journal
 from modelyard.store.lineage import walk
 from modelyard.store.search import run_search
+from modelyard.store.stats import counts
 from modelyard.store.versions import load_versions
 
 MAX_LINEAGE_DEPTH = 100
 
 
 class DiscoveryService(ServiceBase):
-    def search_versions(self, filter: str | None = None, *, order_by: str | None = None,
-                        limit: int = 50, cursor: str | None = None) -> Page:
+    def search_versions(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
         """Versions across all groups matching ``filter`` (see docs/search.md)."""
         node = parse_filter(filter)
         order = parse_order_by(order_by)
@@ -33,11 +40,18 @@ class DiscoveryService(ServiceBase):
         next_cursor = encode_cursor(last, fingerprint) if last is not None else None
         return Page(items=items, next_cursor=next_cursor)
 
-    def lineage(self, ref: str, *, direction: Literal["upstream", "downstream"] = "upstream",
-                depth: int = 10) -> list[LineageNode]:
+    def lineage(
+        self,
+        ref: str,
+        *,
+        direction: Literal["upstream", "downstream"] = "upstream",
+        depth: int = 10,
+    ) -> list[LineageNode]:
         """Ancestors (``upstream``) or descendants (``downstream``) of a version, nearest first."""
         if direction not in ("upstream", "downstream"):
-            raise ValidationError("direction: must be 'upstream' or 'downstream'", field="direction")
+            raise ValidationError(
+                "direction: must be 'upstream' or 'downstream'", field="direction"
+            )
         depth = check_limit(depth, maximum=MAX_LINEAGE_DEPTH)
         parsed = self._parse(ref)
         with self._read() as conn:
@@ -50,9 +64,15 @@ class DiscoveryService(ServiceBase):
         with self._read() as conn:
             return journal.read_audit(conn, resource_prefix=resource, limit=limit)
 
-    def list_events(self, *, type: str | None = None, group: str | None = None,
-                    limit: int = 100) -> list[dict[str, Any]]:
+    def list_events(
+        self, *, type: str | None = None, group: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Newest outbox events first (CloudEvents JSON)."""
         limit = check_limit(limit)
         with self._read() as conn:
             return journal.read_events(conn, event_type=type, group=group, limit=limit)
+
+    def summary(self) -> dict[str, int]:
+        """How many groups, versions, aliases, distinct blobs and events the store holds."""
+        with self._read() as conn:
+            return counts(conn)

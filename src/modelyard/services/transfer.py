@@ -17,19 +17,22 @@ from typing import Protocol
 
 from modelyard.domain.manifest import FileEntry, Manifest, build_manifest, validate_artifact_path
 from modelyard.errors import IntegrityError, NotFoundError, ValidationError
-from modelyard.store.blobs import CHUNK_SIZE, BlobStore
+from modelyard.store.blobs import CHUNK_SIZE, BlobStore, Readable
 
 
 class Progress(Protocol):
     """Told about a transfer as it happens (the CLI draws a progress bar from it)."""
 
-    def begin(self, phase: str, total_bytes: int) -> None: ...
+    def begin(self, phase: str, total_bytes: int, items: int) -> None:
+        """A phase ("hashing", "uploading", "downloading") of ``items`` files starts."""
+        ...
+
     def advance(self, nbytes: int) -> None: ...
     def end(self) -> None: ...
 
 
 class _Silent:
-    def begin(self, phase: str, total_bytes: int) -> None:
+    def begin(self, phase: str, total_bytes: int, items: int) -> None:
         pass
 
     def advance(self, nbytes: int) -> None:
@@ -61,7 +64,9 @@ class _LocalFile:
 def scan_directory(directory: Path) -> list[_LocalFile]:
     """Every regular file under ``directory``; refuses symlinks that leave the tree."""
     if not directory.exists():
-        raise NotFoundError(f"artifact: directory {str(directory)!r} does not exist", field="artifact")
+        raise NotFoundError(
+            f"artifact: directory {str(directory)!r} does not exist", field="artifact"
+        )
     if not directory.is_dir():
         raise ValidationError(f"artifact: {str(directory)!r} is not a directory", field="artifact")
     root = directory.resolve()
@@ -72,12 +77,15 @@ def scan_directory(directory: Path) -> list[_LocalFile]:
             if (here / name).is_symlink():
                 raise ValidationError(
                     f"artifact: {_relative(here / name, root)!r} is a symlink to a directory; "
-                    "copy its files in instead", field="artifact")
+                    "copy its files in instead",
+                    field="artifact",
+                )
         for name in filenames:
             found.append(_local_file(here / name, root))
     if not found:
-        raise ValidationError(f"artifact: directory {str(directory)!r} contains no files",
-                              field="artifact")
+        raise ValidationError(
+            f"artifact: directory {str(directory)!r} contains no files", field="artifact"
+        )
     return found
 
 
@@ -91,7 +99,8 @@ def _local_file(path: Path, root: Path) -> _LocalFile:
     if path.is_symlink() and not target.is_relative_to(root):
         raise ValidationError(
             f"artifact: {relative!r} is a symlink pointing outside the artifact directory",
-            field="artifact")
+            field="artifact",
+        )
     info = target.stat()
     if not stat.S_ISREG(info.st_mode):
         raise ValidationError(f"artifact: {relative!r} is not a regular file", field="artifact")
@@ -107,18 +116,19 @@ def hash_file(path: Path, progress: Progress = SILENT) -> str:
     return hasher.hexdigest()
 
 
-def upload_directory(blobs: BlobStore, directory: Path,
-                     progress: Progress = SILENT) -> UploadResult:
+def upload_directory(
+    blobs: BlobStore, directory: Path, progress: Progress = SILENT
+) -> UploadResult:
     """Hash a directory, store the blobs the store lacks, return the manifest."""
     files = scan_directory(directory)
-    progress.begin("hashing", sum(f.size for f in files))
+    progress.begin("hashing", sum(f.size for f in files), len(files))
     entries = [FileEntry(f.path, f.size, hash_file(f.source, progress)) for f in files]
     progress.end()
     manifest = build_manifest(entries)
     missing = blobs.missing(manifest.blob_digests())
     sources = {e.sha256: f.source for e, f in zip(entries, files, strict=True)}
     to_send = [(digest, sources[digest]) for digest in sorted(missing)]
-    progress.begin("uploading", sum(source.stat().st_size for _, source in to_send))
+    progress.begin("uploading", sum(source.stat().st_size for _, source in to_send), len(to_send))
     new_bytes = 0
     for digest, source in to_send:
         with source.open("rb") as handle:
@@ -131,20 +141,26 @@ def upload_directory(blobs: BlobStore, directory: Path,
 class _Counting:
     """A read-only stream wrapper that reports bytes read to a Progress."""
 
-    def __init__(self, handle: object, progress: Progress) -> None:
+    def __init__(self, handle: Readable, progress: Progress) -> None:
         self._handle = handle
         self._progress = progress
 
     def read(self, size: int = -1) -> bytes:
-        chunk: bytes = self._handle.read(size)  # type: ignore[attr-defined]
+        chunk = self._handle.read(size)
         self._progress.advance(len(chunk))
         return chunk
 
 
-def download_manifest(blobs: BlobStore, manifest: Manifest, destination: Path, *,
-                      reference: str, progress: Progress = SILENT) -> None:
+def download_manifest(
+    blobs: BlobStore,
+    manifest: Manifest,
+    destination: Path,
+    *,
+    reference: str,
+    progress: Progress = SILENT,
+) -> None:
     """Write every file of ``manifest`` under ``destination``, each verified before it appears."""
-    progress.begin("downloading", manifest.total_size)
+    progress.begin("downloading", manifest.total_size, len(manifest.files))
     for entry in manifest.files:
         target = destination.joinpath(*entry.path.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +168,9 @@ def download_manifest(blobs: BlobStore, manifest: Manifest, destination: Path, *
     progress.end()
 
 
-def _download_file(blobs: BlobStore, entry: FileEntry, target: Path, *, reference: str,
-                   progress: Progress) -> None:
+def _download_file(
+    blobs: BlobStore, entry: FileEntry, target: Path, *, reference: str, progress: Progress
+) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".modelyard-")
     tmp = Path(tmp_name)
     try:
@@ -169,7 +186,8 @@ def _download_file(blobs: BlobStore, entry: FileEntry, target: Path, *, referenc
             raise IntegrityError(
                 f"{reference}: file {entry.path!r} is corrupted in the blob store "
                 f"(expected sha256 {entry.sha256} and {entry.size} bytes, got "
-                f"{hasher.hexdigest()} and {size} bytes)")
+                f"{hasher.hexdigest()} and {size} bytes)"
+            )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

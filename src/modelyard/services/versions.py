@@ -34,12 +34,17 @@ MAX_COMMENT_LENGTH = 4096
 
 
 class VersionService(ServiceBase):
-    def upload_artifact(self, directory: str | Path, *, progress: Progress = SILENT) -> UploadResult:
+    def upload_artifact(
+        self, directory: str | Path, *, progress: Progress = SILENT
+    ) -> UploadResult:
         """Store a directory's files (only those not stored yet); returns the manifest."""
         return upload_directory(self._blobs, Path(directory), progress)
 
     def register_version(
-        self, group: str, artifact: str | Path | UploadResult, *,
+        self,
+        group: str,
+        artifact: str | Path | UploadResult,
+        *,
         metrics: Mapping[str, float | str] | None = None,
         params: Mapping[str, Any] | None = None,
         lineage: Lineage | None = None,
@@ -55,14 +60,25 @@ class VersionService(ServiceBase):
         Everything is validated before any byte is uploaded; the version becomes visible
         only after all its blobs are stored and verified.
         """
-        spec = _validate_spec(group, metrics=metrics, params=params, lineage=lineage,
-                              framework=framework, tags=tags, metadata=metadata,
-                              description=description, model_card=model_card)
+        spec = _validate_spec(
+            group,
+            metrics=metrics,
+            params=params,
+            lineage=lineage,
+            framework=framework,
+            tags=tags,
+            metadata=metadata,
+            description=description,
+            model_card=model_card,
+        )
         with self._read() as conn:
             self._check_group_open(conn, group)
             self._parent_ids(conn, spec["lineage"])
-        upload = artifact if isinstance(artifact, UploadResult) else \
-            self.upload_artifact(artifact, progress=progress)
+        upload = (
+            artifact
+            if isinstance(artifact, UploadResult)
+            else self.upload_artifact(artifact, progress=progress)
+        )
         return self._insert(group, upload.manifest, spec)
 
     def _insert(self, group: str, manifest: Manifest, spec: dict[str, Any]) -> Version:
@@ -70,25 +86,40 @@ class VersionService(ServiceBase):
         if missing:
             raise ValidationError(
                 f"manifest: {len(missing)} blob(s) are not uploaded, e.g. sha256:{min(missing)}",
-                field="manifest")
+                field="manifest",
+            )
         now = self._clock()
         with self._write() as conn:
             group_id = self._check_group_open(conn, group)
             parent_ids = self._parent_ids(conn, spec["lineage"])
             number = group_store.allocate_version_number(conn, group_id)
-            version_id = store.insert_version(conn, group_id=group_id, number=number,
-                                              manifest=manifest, parent_ids=parent_ids,
-                                              actor=self.actor, now=now, **spec)
+            version_id = store.insert_version(
+                conn,
+                group_id=group_id,
+                number=number,
+                manifest=manifest,
+                parent_ids=parent_ids,
+                actor=self.actor,
+                now=now,
+                **spec,
+            )
             version = store.load_versions(conn, [version_id])[0]
-            self._record(conn, action="version.create", resource=version.reference,
-                         event_type="version.created", data=_event_data(version), now=now)
+            self._record(
+                conn,
+                action="version.create",
+                resource=version.reference,
+                event_type="version.created",
+                data=_event_data(version),
+                now=now,
+            )
             return version
 
     def _check_group_open(self, conn: Connection, group: str) -> int:
         found = group_store.get_group(conn, group)
         if found.archived:
-            raise ConflictError(f"group {group!r} is archived; it takes no new versions",
-                                field="group")
+            raise ConflictError(
+                f"group {group!r} is archived; it takes no new versions", field="group"
+            )
         return group_store.group_id_of(conn, group)
 
     def _parent_ids(self, conn: Connection, lineage: Lineage) -> list[int]:
@@ -98,7 +129,8 @@ class VersionService(ServiceBase):
             if pair not in found:
                 raise NotFoundError(
                     f"lineage.parents[{index}]: version {pair[0]}/{pair[1]} does not exist",
-                    field=f"lineage.parents[{index}]")
+                    field=f"lineage.parents[{index}]",
+                )
         return [found[p] for p in pairs]
 
     def get_version(self, ref: str | Reference) -> Version:
@@ -111,8 +143,9 @@ class VersionService(ServiceBase):
         limit = check_limit(limit)
         after = _number_cursor(cursor)
         with self._read() as conn:
-            ids = store.list_version_ids(conn, group_store.group_id_of(conn, group), after=after,
-                                         limit=limit + 1)
+            ids = store.list_version_ids(
+                conn, group_store.group_id_of(conn, group), after=after, limit=limit + 1
+            )
             items = store.load_versions(conn, ids[:limit])
         more = len(ids) > limit
         return Page(items=items, next_cursor=str(items[-1].number) if more else None)
@@ -132,7 +165,7 @@ class VersionService(ServiceBase):
             version_id = self._version_id(conn, parsed)
             before = store.load_versions(conn, [version_id])[0]
             store.update_version(conn, version_id, now=now, **{name: value})
-            return self._changed(conn, version_id, before, name, value, now)
+            return self._changed(conn, version_id, before=before, name=name, value=value, now=now)
 
     def tag_version(self, ref: str, tags: Mapping[str, str]) -> Version:
         """Set (add or overwrite) tags on a version."""
@@ -141,15 +174,18 @@ class VersionService(ServiceBase):
     def untag_version(self, ref: str, keys: Iterable[str]) -> Version:
         return self._update_pairs(ref, "tags", set_pairs={}, remove=keys)
 
-    def set_metadata(self, ref: str, metadata: Mapping[str, str]) -> Version:
-        """Set custom metadata pairs (at most 50 in all, like SageMaker's)."""
-        return self._update_pairs(ref, "metadata", set_pairs=metadata, remove=())
+    def set_metadata(
+        self, ref: str, metadata: Mapping[str, str], *, remove: Iterable[str] = ()
+    ) -> Version:
+        """Set (and remove) custom metadata pairs in one change; at most 50 in all."""
+        return self._update_pairs(ref, "metadata", set_pairs=metadata, remove=remove)
 
     def remove_metadata(self, ref: str, keys: Iterable[str]) -> Version:
         return self._update_pairs(ref, "metadata", set_pairs={}, remove=keys)
 
-    def _update_pairs(self, ref: str, kind: str, *, set_pairs: Mapping[str, str],
-                      remove: Iterable[str]) -> Version:
+    def _update_pairs(
+        self, ref: str, kind: str, *, set_pairs: Mapping[str, str], remove: Iterable[str]
+    ) -> Version:
         parsed = self._parse(ref)
         removing = [validate_key(k, field=f"{kind}.{k}") for k in remove]
         validate = validate_tags if kind == "tags" else validate_metadata
@@ -163,20 +199,38 @@ class VersionService(ServiceBase):
             current: dict[str, str] = dict(getattr(before, kind))
             unknown = [k for k in removing if k not in current]
             if unknown:
-                raise NotFoundError(f"{kind}.{unknown[0]}: {before.reference} has no such key",
-                                    field=f"{kind}.{unknown[0]}")
+                raise NotFoundError(
+                    f"{kind}.{unknown[0]}: {before.reference} has no such key",
+                    field=f"{kind}.{unknown[0]}",
+                )
             updated = {k: v for k, v in current.items() if k not in removing} | dict(set_pairs)
             store.replace_version_pairs(conn, version_id, kind, validate(updated))
             store.update_version(conn, version_id, now=now)
-            return self._changed(conn, version_id, before, kind, updated, now)
+            return self._changed(conn, version_id, before=before, name=kind, value=updated, now=now)
 
-    def _changed(self, conn: Connection, version_id: int, before: Version, name: str,
-                 value: object, now: Any) -> Version:
+    def _changed(
+        self,
+        conn: Connection,
+        version_id: int,
+        *,
+        before: Version,
+        name: str,
+        value: object,
+        now: Any,
+    ) -> Version:
         after = store.load_versions(conn, [version_id])[0]
-        data = _event_data(after) | {"changes": {name: value},
-                                     "previous": {name: getattr(before, name)}}
-        self._record(conn, action="version.update", resource=after.reference,
-                     event_type="version.updated", data=data, now=now)
+        data = _event_data(after) | {
+            "changes": {name: value},
+            "previous": {name: getattr(before, name)},
+        }
+        self._record(
+            conn,
+            action="version.update",
+            resource=after.reference,
+            event_type="version.updated",
+            data=data,
+            now=now,
+        )
         return after
 
     def approve_version(self, ref: str, *, comment: str = "") -> Version:
@@ -186,8 +240,9 @@ class VersionService(ServiceBase):
     def reject_version(self, ref: str, *, comment: str) -> Version:
         """Set approval status Rejected; a comment saying why is required."""
         if not isinstance(comment, str) or not comment.strip():
-            raise ValidationError("comment: a rejection needs a comment saying why",
-                                  field="comment")
+            raise ValidationError(
+                "comment: a rejection needs a comment saying why", field="comment"
+            )
         return self._decide(ref, ApprovalStatus.REJECTED, comment)
 
     def _decide(self, ref: str, status: ApprovalStatus, comment: str) -> Version:
@@ -198,16 +253,29 @@ class VersionService(ServiceBase):
             version_id = self._version_id(conn, parsed)
             before = store.load_versions(conn, [version_id])[0]
             check_decision(before.approval_status, status, reference=before.reference)
-            decision = ApprovalDecision(reference=before.reference, status=status,
-                                        previous_status=before.approval_status,
-                                        actor=self.actor, comment=comment, decided_at=now)
+            decision = ApprovalDecision(
+                reference=before.reference,
+                status=status,
+                previous_status=before.approval_status,
+                actor=self.actor,
+                comment=comment,
+                decided_at=now,
+            )
             store.insert_decision(conn, version_id, decision)
             store.update_version(conn, version_id, now=now, approval_status=status.value)
             after = store.load_versions(conn, [version_id])[0]
-            data = _event_data(after) | {"comment": comment,
-                                         "previous": {"approval_status": before.approval_status}}
-            self._record(conn, action="version.decide", resource=after.reference,
-                         event_type="version.approval_changed", data=data, now=now)
+            data = _event_data(after) | {
+                "comment": comment,
+                "previous": {"approval_status": before.approval_status},
+            }
+            self._record(
+                conn,
+                action="version.decide",
+                resource=after.reference,
+                event_type="version.approval_changed",
+                data=data,
+                now=now,
+            )
             return after
 
     def approval_history(self, ref: str) -> list[ApprovalDecision]:
@@ -230,10 +298,12 @@ def _validate_spec(group: str, **fields: Any) -> dict[str, Any]:
         "framework": framework or None,
         "tags": validate_tags(dict(fields["tags"] or {})),
         "metadata": validate_metadata(dict(fields["metadata"] or {})),
-        "description": validate_text(fields["description"], field="description",
-                                     max_length=MAX_DESCRIPTION_LENGTH),
-        "model_card": validate_text(fields["model_card"], field="model_card",
-                                    max_length=MAX_MODEL_CARD_LENGTH),
+        "description": validate_text(
+            fields["description"], field="description", max_length=MAX_DESCRIPTION_LENGTH
+        ),
+        "model_card": validate_text(
+            fields["model_card"], field="model_card", max_length=MAX_MODEL_CARD_LENGTH
+        ),
     }
 
 

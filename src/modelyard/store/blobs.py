@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -22,12 +22,18 @@ class StoredBlob:
     created: bool
 
 
+class Readable(Protocol):
+    """Anything with a binary ``read`` (an open file, a request body, a wrapper)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class BlobStore(Protocol):
     def missing(self, digests: Iterable[str]) -> set[str]:
         """The digests among ``digests`` that are not stored."""
         ...
 
-    def put(self, stream: BinaryIO, *, expected_sha256: str | None = None) -> StoredBlob:
+    def put(self, stream: Readable, *, expected_sha256: str | None = None) -> StoredBlob:
         """Store a stream's bytes; streaming, constant memory.
 
         The blob becomes visible only after every byte is written, synced and its digest

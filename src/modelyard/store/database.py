@@ -46,8 +46,8 @@ class Database:
         lock = self._write_lock if (write and self._write_lock) else nullcontext()
         with lock:
             try:
-                with self.engine.connect() as conn:
-                    conn = conn.execution_options(**{_WRITE: write})
+                with self.engine.connect() as raw:
+                    conn = raw.execution_options(**{_WRITE: write})
                     with conn.begin():
                         yield conn
             except DBAPIError as e:
@@ -65,7 +65,9 @@ class Database:
                 return
         with self.transaction(write=True) as conn:
             if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(7305101)"))  # one migrator at a time
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(7305101)")
+                )  # one migrator at a time
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 

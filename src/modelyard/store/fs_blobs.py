@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from modelyard.domain.manifest import validate_sha256
 from modelyard.errors import IntegrityError, NotFoundError, StorageError
-from modelyard.store.blobs import CHUNK_SIZE, StoredBlob
+from modelyard.store.blobs import CHUNK_SIZE, Readable, StoredBlob
 
 #: temp files older than this are leftovers of a killed upload and are removed on open
 STALE_TEMP_SECONDS = 24 * 3600
@@ -39,7 +39,7 @@ class FilesystemBlobStore:
     def missing(self, digests: Iterable[str]) -> set[str]:
         return {d for d in digests if not self.path_of(d).is_file()}
 
-    def put(self, stream: BinaryIO, *, expected_sha256: str | None = None) -> StoredBlob:
+    def put(self, stream: Readable, *, expected_sha256: str | None = None) -> StoredBlob:
         if expected_sha256 is not None:
             expected_sha256 = validate_sha256(expected_sha256, field="sha256")
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="upload-")
@@ -89,7 +89,7 @@ class FilesystemBlobStore:
                 continue  # another process removed it first
 
 
-def _copy_hashing(stream: BinaryIO, fd: int) -> tuple[str, int]:
+def _copy_hashing(stream: Readable, fd: int) -> tuple[str, int]:
     hasher = hashlib.sha256()
     size = 0
     with os.fdopen(fd, "wb") as out:

@@ -13,14 +13,27 @@ from modelyard.store.rows import load_pairs, replace_pairs, utc, utc_or_none
 from modelyard.store.schema import group_tags, groups
 
 
-def insert_group(conn: Connection, *, name: str, description: str, tags: dict[str, str],
-                 actor: str, now: datetime) -> int:
+def insert_group(
+    conn: Connection,
+    *,
+    name: str,
+    description: str,
+    tags: dict[str, str],
+    actor: str,
+    now: datetime,
+) -> int:
     existing = conn.execute(select(groups.c.name).where(groups.c.name == name)).first()
     if existing:
         raise ConflictError(f"group {name!r} already exists", field="group")
     group_id: int = conn.execute(
-        insert(groups).values(name=name, description=description, latest_version=0,
-                              created_by=actor, created_at=now, updated_at=now)
+        insert(groups).values(
+            name=name,
+            description=description,
+            latest_version=0,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
     ).inserted_primary_key[0]  # type: ignore[index]
     replace_pairs(conn, group_tags, "group_id", group_id, tags)
     return group_id
@@ -43,8 +56,9 @@ def get_group(conn: Connection, name: str) -> Group:
     return _to_group(row, load_pairs(conn, group_tags, "group_id", [row.id]).get(row.id, {}))
 
 
-def list_groups(conn: Connection, *, include_archived: bool, after: str | None,
-                limit: int) -> list[Group]:
+def list_groups(
+    conn: Connection, *, include_archived: bool, after: str | None, limit: int
+) -> list[Group]:
     query = select(groups).order_by(groups.c.name).limit(limit)
     if not include_archived:
         query = query.where(groups.c.archived_at.is_(None))

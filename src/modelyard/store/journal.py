@@ -12,31 +12,59 @@ from modelyard.store.rows import utc
 from modelyard.store.schema import audit_log, outbox
 
 
-def append_audit(conn: Connection, *, at: datetime, actor: str, action: str, resource: str,
-                 outcome: str, details: dict[str, Any]) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=actor, action=action, resource=resource,
-                                          outcome=outcome, details=details))
+def append_audit(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    resource: str,
+    outcome: str,
+    details: dict[str, Any],
+) -> None:
+    conn.execute(
+        insert(audit_log).values(
+            at=at, actor=actor, action=action, resource=resource, outcome=outcome, details=details
+        )
+    )
 
 
 def append_event(conn: Connection, event: Event) -> None:
-    conn.execute(insert(outbox).values(
-        event_id=event.id, type=event.type, subject=event.subject,
-        group_name=event.data["group"], payload=event.to_cloudevent(), created_at=event.time))
+    conn.execute(
+        insert(outbox).values(
+            event_id=event.id,
+            type=event.type,
+            subject=event.subject,
+            group_name=event.data["group"],
+            payload=event.to_cloudevent(),
+            created_at=event.time,
+        )
+    )
 
 
-def read_audit(conn: Connection, *, resource_prefix: str | None, limit: int) -> list[dict[str, Any]]:
+def read_audit(
+    conn: Connection, *, resource_prefix: str | None, limit: int
+) -> list[dict[str, Any]]:
     query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
     if resource_prefix:
         query = query.where(audit_log.c.resource.startswith(resource_prefix, autoescape=True))
     return [
-        {"seq": r.seq, "at": utc(r.at).isoformat(), "actor": r.actor, "action": r.action,
-         "resource": r.resource, "outcome": r.outcome, "details": r.details}
+        {
+            "seq": r.seq,
+            "at": utc(r.at).isoformat(),
+            "actor": r.actor,
+            "action": r.action,
+            "resource": r.resource,
+            "outcome": r.outcome,
+            "details": r.details,
+        }
         for r in conn.execute(query)
     ]
 
 
-def read_events(conn: Connection, *, event_type: str | None, group: str | None,
-                limit: int) -> list[dict[str, Any]]:
+def read_events(
+    conn: Connection, *, event_type: str | None, group: str | None, limit: int
+) -> list[dict[str, Any]]:
     query = select(outbox.c.payload).order_by(outbox.c.seq.desc()).limit(limit)
     if event_type:
         query = query.where(outbox.c.type == event_type)

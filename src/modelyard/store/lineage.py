@@ -12,14 +12,20 @@ from modelyard.store.schema import groups, version_parents, versions
 
 def _neighbours(conn: Connection, ids: Sequence[int], *, upstream: bool) -> list[tuple[int, int]]:
     """(from_id, to_id) edges leading one step up (to parents) or down (to children)."""
-    here, there = ((version_parents.c.version_id, version_parents.c.parent_id) if upstream
-                   else (version_parents.c.parent_id, version_parents.c.version_id))
+    here, there = (
+        (version_parents.c.version_id, version_parents.c.parent_id)
+        if upstream
+        else (version_parents.c.parent_id, version_parents.c.version_id)
+    )
     return [(a, b) for a, b in conn.execute(select(here, there).where(here.in_(ids)))]
 
 
 def _references(conn: Connection, ids: set[int]) -> dict[int, str]:
-    query = (select(versions.c.id, groups.c.name, versions.c.number)
-             .join(groups, groups.c.id == versions.c.group_id).where(versions.c.id.in_(ids)))
+    query = (
+        select(versions.c.id, groups.c.name, versions.c.number)
+        .join(groups, groups.c.id == versions.c.group_id)
+        .where(versions.c.id.in_(ids))
+    )
     return {i: f"{g}/{n}" for i, g, n in conn.execute(query)}
 
 

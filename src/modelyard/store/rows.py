@@ -19,20 +19,25 @@ def utc_or_none(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
 
-def insert_pairs(conn: Connection, table: Table, owner: str, owner_id: int,
-                 values: Mapping[str, Any]) -> None:
+def insert_pairs(
+    conn: Connection, table: Table, owner: str, owner_id: int, values: Mapping[str, Any]
+) -> None:
     if values:
-        conn.execute(insert(table), [{owner: owner_id, "key": k, "value": v} for k, v in values.items()])
+        conn.execute(
+            insert(table), [{owner: owner_id, "key": k, "value": v} for k, v in values.items()]
+        )
 
 
-def replace_pairs(conn: Connection, table: Table, owner: str, owner_id: int,
-                  values: Mapping[str, Any]) -> None:
+def replace_pairs(
+    conn: Connection, table: Table, owner: str, owner_id: int, values: Mapping[str, Any]
+) -> None:
     conn.execute(delete(table).where(table.c[owner] == owner_id))
     insert_pairs(conn, table, owner, owner_id, values)
 
 
-def load_pairs(conn: Connection, table: Table, owner: str,
-               owner_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def load_pairs(
+    conn: Connection, table: Table, owner: str, owner_ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
     """``{owner_id: {key: value}}`` for every owner, in one query."""
     result: dict[int, dict[str, Any]] = defaultdict(dict)
     if owner_ids:

@@ -80,15 +80,19 @@ def _comparison(node: Comparison) -> ColumnElement[bool]:
     if field.kind == "tags":
         return _tag(field, node.op, node.value)
     table = _KEYED_TABLES[field.kind]
-    return exists().where(table.c.version_id == versions.c.id, table.c.key == field.key,
-                          _apply(table.c.value, node.op, node.value))
+    return exists().where(
+        table.c.version_id == versions.c.id,
+        table.c.key == field.key,
+        _apply(table.c.value, node.op, node.value),
+    )
 
 
 def _alias(node: Comparison) -> ColumnElement[bool]:
     # "alias != 'x'" and "alias not in (…)" mean: no such alias points here.
     positive = {"!=": "=", "notin": "in"}.get(node.op, node.op)
-    clause = exists().where(aliases.c.version_id == versions.c.id,
-                            _apply(aliases.c.name, positive, node.value))
+    clause = exists().where(
+        aliases.c.version_id == versions.c.id, _apply(aliases.c.name, positive, node.value)
+    )
     return not_(clause) if positive != node.op else clause
 
 
@@ -96,16 +100,20 @@ def _tag(field: Field, op: str, value: Any) -> ColumnElement[bool]:
     """A version's own tag, or its group's tag when the version does not set that key."""
     own = version_tags
     has_own = exists().where(own.c.version_id == versions.c.id, own.c.key == field.key)
-    own_matches = exists().where(own.c.version_id == versions.c.id, own.c.key == field.key,
-                                 _apply(own.c.value, op, value))
-    group_matches = exists().where(group_tags.c.group_id == versions.c.group_id,
-                                   group_tags.c.key == field.key,
-                                   _apply(group_tags.c.value, op, value))
+    own_matches = exists().where(
+        own.c.version_id == versions.c.id, own.c.key == field.key, _apply(own.c.value, op, value)
+    )
+    group_matches = exists().where(
+        group_tags.c.group_id == versions.c.group_id,
+        group_tags.c.key == field.key,
+        _apply(group_tags.c.value, op, value),
+    )
     return or_(own_matches, and_(not_(has_own), group_matches))
 
 
-def search_query(node: Node | None, order: tuple[OrderKey, ...],
-                 after: list[Any] | None, limit: int) -> Select[Any]:
+def search_query(
+    node: Node | None, order: tuple[OrderKey, ...], after: list[Any] | None, limit: int
+) -> Select[Any]:
     """SELECT version id + sort values, filtered, ordered, after the cursor, limited."""
     columns, query = _ordered_columns(order)
     query = query.where(compile_filter(node))
@@ -121,8 +129,9 @@ def _ordered_columns(order: tuple[OrderKey, ...]) -> tuple[list[tuple[Any, bool]
     for index, key in enumerate(order):
         if key.field.kind == "metrics":
             metric = version_metrics.alias(f"order_metric_{index}")
-            query_from = query_from.join(metric, and_(metric.c.version_id == versions.c.id,
-                                                      metric.c.key == key.field.key))
+            query_from = query_from.join(
+                metric, and_(metric.c.version_id == versions.c.id, metric.c.key == key.field.key)
+            )
             columns.append((metric.c.value, key.descending))
         else:
             columns.append((_PLAIN_COLUMNS[key.field.kind], key.descending))
@@ -144,8 +153,13 @@ def _after(columns: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[
     return or_(*branches)
 
 
-def run_search(conn: Connection, node: Node | None, order: tuple[OrderKey, ...],
-               after: list[Any] | None, limit: int) -> tuple[list[int], list[Any] | None]:
+def run_search(
+    conn: Connection,
+    node: Node | None,
+    order: tuple[OrderKey, ...],
+    after: list[Any] | None,
+    limit: int,
+) -> tuple[list[int], list[Any] | None]:
     """Version ids of one page and the sort key of its last row (for the next cursor)."""
     rows = conn.execute(search_query(node, order, after, limit + 1)).all()
     more = len(rows) > limit

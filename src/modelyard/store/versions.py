@@ -30,37 +30,66 @@ from modelyard.store.schema import (
 MUTABLE_PAIRS = {"tags": version_tags, "metadata": version_metadata}
 
 
-def insert_version(conn: Connection, *, group_id: int, number: int, manifest: Manifest,
-                   metrics: dict[str, float], params: dict[str, str], lineage: Lineage,
-                   parent_ids: Sequence[int], framework: str | None, tags: dict[str, str],
-                   metadata: dict[str, str], description: str, model_card: str, actor: str,
-                   now: datetime) -> int:
+def insert_version(
+    conn: Connection,
+    *,
+    group_id: int,
+    number: int,
+    manifest: Manifest,
+    metrics: dict[str, float],
+    params: dict[str, str],
+    lineage: Lineage,
+    parent_ids: Sequence[int],
+    framework: str | None,
+    tags: dict[str, str],
+    metadata: dict[str, str],
+    description: str,
+    model_card: str,
+    actor: str,
+    now: datetime,
+) -> int:
     version_id: int = conn.execute(
         insert(versions).values(
-            group_id=group_id, number=number, manifest_digest=manifest.digest,
-            file_count=len(manifest.files), total_size=manifest.total_size,
-            lineage=lineage.to_dict(), framework=framework, description=description,
-            model_card=model_card, approval_status=ApprovalStatus.PENDING.value,
-            created_by=actor, created_at=now, updated_at=now,
+            group_id=group_id,
+            number=number,
+            manifest_digest=manifest.digest,
+            file_count=len(manifest.files),
+            total_size=manifest.total_size,
+            lineage=lineage.to_dict(),
+            framework=framework,
+            description=description,
+            model_card=model_card,
+            approval_status=ApprovalStatus.PENDING.value,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
         )
     ).inserted_primary_key[0]  # type: ignore[index]
-    conn.execute(insert(version_files), [
-        {"version_id": version_id, "path": f.path, "size": f.size, "sha256": f.sha256}
-        for f in manifest.files
-    ])
+    conn.execute(
+        insert(version_files),
+        [
+            {"version_id": version_id, "path": f.path, "size": f.size, "sha256": f.sha256}
+            for f in manifest.files
+        ],
+    )
     insert_pairs(conn, version_metrics, "version_id", version_id, metrics)
     insert_pairs(conn, version_params, "version_id", version_id, params)
     insert_pairs(conn, version_tags, "version_id", version_id, tags)
     insert_pairs(conn, version_metadata, "version_id", version_id, metadata)
     if parent_ids:
-        conn.execute(insert(version_parents),
-                     [{"version_id": version_id, "parent_id": p} for p in parent_ids])
+        conn.execute(
+            insert(version_parents),
+            [{"version_id": version_id, "parent_id": p} for p in parent_ids],
+        )
     return version_id
 
 
 def version_id_of(conn: Connection, group: str, number: int) -> int:
-    query = (select(versions.c.id).join(groups, groups.c.id == versions.c.group_id)
-             .where(groups.c.name == group, versions.c.number == number))
+    query = (
+        select(versions.c.id)
+        .join(groups, groups.c.id == versions.c.group_id)
+        .where(groups.c.name == group, versions.c.number == number)
+    )
     version_id = conn.execute(query).scalar()
     if version_id is None:
         raise NotFoundError(f"version {group}/{number} does not exist", field="reference")
@@ -68,8 +97,11 @@ def version_id_of(conn: Connection, group: str, number: int) -> int:
 
 
 def version_id_by_alias(conn: Connection, group: str, alias: str) -> int:
-    query = (select(aliases.c.version_id).join(groups, groups.c.id == aliases.c.group_id)
-             .where(groups.c.name == group, aliases.c.name == alias))
+    query = (
+        select(aliases.c.version_id)
+        .join(groups, groups.c.id == aliases.c.group_id)
+        .where(groups.c.name == group, aliases.c.name == alias)
+    )
     version_id = conn.execute(query).scalar()
     if version_id is None:
         raise NotFoundError(f"alias {group}@{alias} does not exist", field="reference")
@@ -80,9 +112,14 @@ def load_versions(conn: Connection, ids: Sequence[int]) -> list[Version]:
     """Full versions for ``ids``, in the order given, with a fixed number of queries."""
     if not ids:
         return []
-    rows = {r.id: r for r in conn.execute(
-        select(versions, groups.c.name.label("group_name"))
-        .join(groups, groups.c.id == versions.c.group_id).where(versions.c.id.in_(ids)))}
+    rows = {
+        r.id: r
+        for r in conn.execute(
+            select(versions, groups.c.name.label("group_name"))
+            .join(groups, groups.c.id == versions.c.group_id)
+            .where(versions.c.id.in_(ids))
+        )
+    }
     files = _load_files(conn, ids)
     metrics = load_pairs(conn, version_metrics, "version_id", ids)
     params = load_pairs(conn, version_params, "version_id", ids)
@@ -90,14 +127,23 @@ def load_versions(conn: Connection, ids: Sequence[int]) -> list[Version]:
     meta = load_pairs(conn, version_metadata, "version_id", ids)
     alias_names = _load_aliases(conn, ids)
     return [
-        _to_version(rows[i], files[i], metrics[i], params[i], tags[i], meta[i], alias_names[i])
-        for i in ids if i in rows
+        _to_version(
+            rows[i],
+            files=files[i],
+            metrics=metrics[i],
+            params=params[i],
+            tags=tags[i],
+            metadata=meta[i],
+            alias_names=alias_names[i],
+        )
+        for i in ids
+        if i in rows
     ]
 
 
 def _load_files(conn: Connection, ids: Sequence[int]) -> dict[int, list[FileEntry]]:
     result: dict[int, list[FileEntry]] = defaultdict(list)
-    query = (select(version_files).where(version_files.c.version_id.in_(ids)))
+    query = select(version_files).where(version_files.c.version_id.in_(ids))
     for row in conn.execute(query):
         result[row.version_id].append(FileEntry(row.path, row.size, row.sha256))
     return result
@@ -111,9 +157,16 @@ def _load_aliases(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
     return result
 
 
-def _to_version(row: Row[Any], files: list[FileEntry], metrics: dict[str, float],
-                params: dict[str, str], tags: dict[str, str], metadata: dict[str, str],
-                alias_names: list[str]) -> Version:
+def _to_version(
+    row: Row[Any],
+    *,
+    files: list[FileEntry],
+    metrics: dict[str, float],
+    params: dict[str, str],
+    tags: dict[str, str],
+    metadata: dict[str, str],
+    alias_names: list[str],
+) -> Version:
     return Version(
         group=row.group_name,
         number=row.number,
@@ -134,8 +187,9 @@ def _to_version(row: Row[Any], files: list[FileEntry], metrics: dict[str, float]
     )
 
 
-def list_version_ids(conn: Connection, group_id: int, *, after: int | None,
-                     limit: int) -> list[int]:
+def list_version_ids(
+    conn: Connection, group_id: int, *, after: int | None, limit: int
+) -> list[int]:
     """Newest first; ``after`` is the last number of the previous page."""
     query = select(versions.c.id).where(versions.c.group_id == group_id)
     if after is not None:
@@ -144,37 +198,59 @@ def list_version_ids(conn: Connection, group_id: int, *, after: int | None,
 
 
 def update_version(conn: Connection, version_id: int, *, now: datetime, **values: Any) -> None:
-    conn.execute(update(versions).where(versions.c.id == version_id).values(updated_at=now, **values))
+    conn.execute(
+        update(versions).where(versions.c.id == version_id).values(updated_at=now, **values)
+    )
 
 
-def replace_version_pairs(conn: Connection, version_id: int, kind: str,
-                          values: dict[str, str]) -> None:
+def replace_version_pairs(
+    conn: Connection, version_id: int, kind: str, values: dict[str, str]
+) -> None:
     replace_pairs(conn, MUTABLE_PAIRS[kind], "version_id", version_id, values)
 
 
 def insert_decision(conn: Connection, version_id: int, decision: ApprovalDecision) -> None:
-    conn.execute(insert(approval_decisions).values(
-        version_id=version_id, status=decision.status.value,
-        previous_status=decision.previous_status.value, actor=decision.actor,
-        comment=decision.comment, decided_at=decision.decided_at))
+    conn.execute(
+        insert(approval_decisions).values(
+            version_id=version_id,
+            status=decision.status.value,
+            previous_status=decision.previous_status.value,
+            actor=decision.actor,
+            comment=decision.comment,
+            decided_at=decision.decided_at,
+        )
+    )
 
 
 def load_decisions(conn: Connection, version_id: int, reference: str) -> list[ApprovalDecision]:
-    query = (select(approval_decisions).where(approval_decisions.c.version_id == version_id)
-             .order_by(approval_decisions.c.id))
+    query = (
+        select(approval_decisions)
+        .where(approval_decisions.c.version_id == version_id)
+        .order_by(approval_decisions.c.id)
+    )
     return [
-        ApprovalDecision(reference=reference, status=ApprovalStatus(r.status),
-                         previous_status=ApprovalStatus(r.previous_status), actor=r.actor,
-                         comment=r.comment, decided_at=utc(r.decided_at))
+        ApprovalDecision(
+            reference=reference,
+            status=ApprovalStatus(r.status),
+            previous_status=ApprovalStatus(r.previous_status),
+            actor=r.actor,
+            comment=r.comment,
+            decided_at=utc(r.decided_at),
+        )
         for r in conn.execute(query)
     ]
 
 
-def group_version_ids(conn: Connection, pairs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+def group_version_ids(
+    conn: Connection, pairs: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
     """Map (group, number) pairs to version ids; missing pairs are absent from the result."""
     if not pairs:
         return {}
     conditions = [and_(groups.c.name == g, versions.c.number == n) for g, n in pairs]
-    query = (select(groups.c.name, versions.c.number, versions.c.id)
-             .join(groups, groups.c.id == versions.c.group_id).where(or_(*conditions)))
+    query = (
+        select(groups.c.name, versions.c.number, versions.c.id)
+        .join(groups, groups.c.id == versions.c.group_id)
+        .where(or_(*conditions))
+    )
     return {(g, n): i for g, n, i in conn.execute(query)}

@@ -1,0 +1,1 @@
+"""The ``modelyard`` command line: thin click commands over the Python API."""

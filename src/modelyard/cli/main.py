@@ -1,0 +1,83 @@
+"""The root ``modelyard`` command: global options, opening the registry, error mapping."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelyard.cli.errors import exit_code_for
+from modelyard.cli.output import err_console
+from modelyard.cli.state import State
+from modelyard.config import Settings
+from modelyard.errors import ModelyardError
+
+
+class _Root(click.Group):
+    """Maps every ModelyardError to a one-line message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModelyardError as error:
+            err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            ctx.exit(exit_code_for(error))
+
+
+@click.group(
+    cls=_Root,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "MODELYARD"},
+)
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    help="Embedded store directory [env MODELYARD_HOME; default ./.modelyard].",
+)
+@click.option(
+    "--db-url",
+    help="Metadata database URL, e.g. postgresql+psycopg://… "
+    "[env MODELYARD_DB_URL; default sqlite under --home].",
+)
+@click.option(
+    "--blobs-url",
+    help="Blob store URL, file:///PATH [env MODELYARD_BLOBS_URL; default HOME/blobs].",
+)
+@click.version_option(package_name="modelyard")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, db_url: str | None, blobs_url: str | None) -> None:
+    """modelyard: a model registry and release gate.
+
+    Without --url it works on the embedded store (SQLite + files under --home).
+    """
+    settings = Settings.from_env(home=home, db_url=db_url, blobs_url=blobs_url)
+    state = State(settings)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+def _register_commands() -> None:
+    from modelyard.cli import aliases, groups, ops, versions
+
+    cli.add_command(groups.group)
+    cli.add_command(versions.version)
+    cli.add_command(aliases.alias)
+    for command in ops.COMMANDS:
+        cli.add_command(command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if os.environ.get("MODELYARD_DEBUG"):
+        cli.main(standalone_mode=True)
+        return
+    try:
+        cli.main(standalone_mode=True)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,374 @@
+"""``modelyard version …``: register, list, show, download, search, decide, annotate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from modelyard.cli.output import (
+    console,
+    format_map,
+    human_size,
+    json_option,
+    print_json,
+    print_pairs,
+    print_table,
+)
+from modelyard.cli.progress import TransferBar
+from modelyard.cli.state import State, pass_state
+from modelyard.domain.lineage import parse_dataset
+from modelyard.domain.model import Lineage, Version
+from modelyard.domain.values import parse_pairs
+from modelyard.errors import IntegrityError
+
+
+@click.group()
+def version() -> None:
+    """Versions: immutable registered models, numbered per group."""
+
+
+@version.command("register")
+@click.argument("group")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A metric, e.g. auc=0.91 (repeatable).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A training parameter (repeatable).",
+)
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    metavar="ROLE=URI[@sha256:HEX]",
+    help="A dataset used, e.g. train=s3://b/train.parquet@sha256:… (repeatable).",
+)
+@click.option("--code-repo", help="Source repository URL.")
+@click.option("--code-commit", help="Source commit.")
+@click.option(
+    "--parent",
+    "parents",
+    multiple=True,
+    metavar="GROUP/N",
+    help="A version this one derives from (repeatable).",
+)
+@click.option("--framework", help="Framework and version, e.g. sklearn==1.5.2.")
+@click.option("--python", "python_version", help="Python version of the training environment.")
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    metavar="NAME==VERSION",
+    help="A package of the training environment (repeatable).",
+)
+@click.option("--container-image", help="Training image, e.g. repo/img@sha256:….")
+@click.option("--description", default="", help="What changed in this version.")
+@click.option("--model-card", "model_card", type=click.File("r"), help="Markdown model card file.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeatable).")
+@click.option(
+    "--metadata",
+    "metadata",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Custom metadata, ≤ 50 pairs (repeatable).",
+)
+@json_option
+@pass_state
+def register(
+    state: State,
+    group: str,
+    directory: Path,
+    metrics: tuple[str, ...],
+    params: tuple[str, ...],
+    datasets: tuple[str, ...],
+    code_repo: str | None,
+    code_commit: str | None,
+    parents: tuple[str, ...],
+    framework: str | None,
+    python_version: str | None,
+    packages: tuple[str, ...],
+    container_image: str | None,
+    description: str,
+    model_card: TextIO | None,
+    tags: tuple[str, ...],
+    metadata: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Register the files in DIRECTORY as the next version of GROUP."""
+    lineage = Lineage(
+        datasets=tuple(parse_dataset(d, field="dataset") for d in datasets),
+        code_repo=code_repo,
+        code_commit=code_commit,
+        parents=parents,
+        python_version=python_version,
+        packages=packages,
+        container_image=container_image,
+    )
+    with TransferBar() as bar:
+        registered = state.registry.register_version(
+            group,
+            directory,
+            progress=bar,
+            metrics=dict(parse_pairs(metrics, field="metrics")),
+            params=dict(parse_pairs(params, field="params")),
+            lineage=lineage,
+            framework=framework,
+            tags=dict(parse_pairs(tags, field="tags")),
+            metadata=dict(parse_pairs(metadata, field="metadata")),
+            description=description,
+            model_card=model_card.read() if model_card else "",
+        )
+    new_blobs, new_bytes = bar.phases.get("uploading", (0, 0))
+    if as_json:
+        print_json(registered.to_dict() | {"uploaded": {"blobs": new_blobs, "bytes": new_bytes}})
+        return
+    console.print(
+        f"{registered.reference}  (manifest {registered.manifest_digest}, "
+        f"{len(registered.manifest.files)} files, {human_size(registered.manifest.total_size)}, "
+        f"{new_blobs} new blobs uploaded, {human_size(new_bytes)})"
+    )
+
+
+@version.command("list")
+@click.argument("group")
+@click.option("--limit", default=100, show_default=True, help="Versions per page.")
+@click.option("--cursor", help="Continue after the previous page (its next_cursor).")
+@json_option
+@pass_state
+def list_(state: State, group: str, limit: int, cursor: str | None, as_json: bool) -> None:
+    """List the versions of GROUP, newest first."""
+    page = state.registry.list_versions(group, limit=limit, cursor=cursor)
+    _print_page(page.items, page.next_cursor, as_json=as_json)
+
+
+def _print_page(items: list[Version], next_cursor: str | None, *, as_json: bool) -> None:
+    if as_json:
+        print_json({"items": [v.to_dict() for v in items], "next_cursor": next_cursor})
+        return
+    print_table(
+        ["reference", "status", "aliases", "metrics", "created", "by"],
+        [
+            (
+                v.reference,
+                v.approval_status.value,
+                ",".join(v.aliases),
+                format_map(v.metrics),
+                f"{v.created_at:%Y-%m-%d %H:%M}",
+                v.created_by,
+            )
+            for v in items
+        ],
+    )
+    if next_cursor:
+        console.print(f"more: --cursor {next_cursor}")
+
+
+@version.command("show")
+@click.argument("reference")
+@json_option
+@pass_state
+def show(state: State, reference: str, as_json: bool) -> None:
+    """Show one version: REFERENCE is GROUP/N, GROUP@ALIAS or GROUP@latest."""
+    found = state.registry.get_version(reference)
+    if as_json:
+        print_json(found.to_dict())
+        return
+    lineage = found.lineage
+    print_pairs(
+        [
+            ("reference", found.reference),
+            ("approval", found.approval_status.value),
+            ("aliases", ", ".join(found.aliases)),
+            ("description", found.description),
+            ("manifest", found.manifest_digest),
+            ("files", f"{len(found.manifest.files)} ({human_size(found.manifest.total_size)})"),
+            ("metrics", format_map(found.metrics)),
+            ("params", format_map(found.params)),
+            ("framework", found.framework),
+            ("tags", format_map(found.tags)),
+            ("metadata", format_map(found.metadata)),
+            (
+                "datasets",
+                ", ".join(
+                    f"{d.role}={d.uri}" + (f"@{d.digest}" if d.digest else "")
+                    for d in lineage.datasets
+                ),
+            ),
+            ("code", " @ ".join(p for p in (lineage.code_repo, lineage.code_commit) if p)),
+            ("parents", ", ".join(lineage.parents)),
+            ("created", f"{found.created_at:%Y-%m-%d %H:%M:%S} UTC by {found.created_by}"),
+        ]
+    )
+    print_table(
+        ["path", "size", "sha256"],
+        [(f.path, human_size(f.size), f.sha256) for f in found.manifest.files],
+    )
+
+
+@version.command("download")
+@click.argument("reference")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Write into a non-empty directory.")
+@pass_state
+def download(state: State, reference: str, directory: Path, overwrite: bool) -> None:
+    """Download a version's files into DIRECTORY, verifying every sha256."""
+    with TransferBar() as bar:
+        found = state.registry.download(reference, directory, overwrite=overwrite, progress=bar)
+    console.print(
+        f"{found.reference}: {len(found.manifest.files)} files "
+        f"({human_size(found.manifest.total_size)}) verified into {directory}"
+    )
+
+
+@version.command("fetch")
+@click.argument("reference")
+@pass_state
+def fetch(state: State, reference: str) -> None:
+    """Print a cached local directory holding REFERENCE's files (downloading once)."""
+    with TransferBar() as bar:
+        path = state.registry.fetch(reference, progress=bar)
+    click.echo(str(path))
+
+
+@version.command("verify")
+@click.argument("reference")
+@click.argument("directory", type=click.Path(path_type=Path))
+@pass_state
+def verify(state: State, reference: str, directory: Path) -> None:
+    """Check that DIRECTORY holds exactly the files registered as REFERENCE."""
+    problems = state.registry.verify_directory(reference, directory)
+    if problems:
+        raise IntegrityError(f"{directory} does not match {reference}: " + "; ".join(problems))
+    console.print(f"{directory} matches {reference}")
+
+
+@version.command("search")
+@click.option(
+    "--filter",
+    "filter_",
+    help="e.g. \"metrics.auc >= 0.9 and tags.team = 'risk'\" (see docs/search.md).",
+)
+@click.option("--order-by", help='e.g. "metrics.auc desc" (default: newest first).')
+@click.option("--limit", default=50, show_default=True, help="Versions per page.")
+@click.option("--cursor", help="Continue after the previous page (its next_cursor).")
+@json_option
+@pass_state
+def search(
+    state: State,
+    filter_: str | None,
+    order_by: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """Search versions across groups."""
+    page = state.registry.search_versions(filter_, order_by=order_by, limit=limit, cursor=cursor)
+    _print_page(page.items, page.next_cursor, as_json=as_json)
+
+
+@version.command("approve")
+@click.argument("reference")
+@click.option("--comment", default="", help="Why it is approved.")
+@pass_state
+def approve(state: State, reference: str, comment: str) -> None:
+    """Set REFERENCE's approval status to Approved."""
+    found = state.registry.approve_version(reference, comment=comment)
+    console.print(f"{found.reference} is {found.approval_status.value}")
+
+
+@version.command("reject")
+@click.argument("reference")
+@click.option("--comment", required=True, help="Why it is rejected (required).")
+@pass_state
+def reject(state: State, reference: str, comment: str) -> None:
+    """Set REFERENCE's approval status to Rejected."""
+    found = state.registry.reject_version(reference, comment=comment)
+    console.print(f"{found.reference} is {found.approval_status.value}")
+
+
+@version.command("history")
+@click.argument("reference")
+@json_option
+@pass_state
+def history(state: State, reference: str, as_json: bool) -> None:
+    """Every approval decision on REFERENCE, oldest first."""
+    decisions = state.registry.approval_history(reference)
+    if as_json:
+        print_json([d.to_dict() for d in decisions])
+        return
+    print_table(
+        ["at", "status", "previous", "by", "comment"],
+        [
+            (
+                f"{d.decided_at:%Y-%m-%d %H:%M:%S}",
+                d.status.value,
+                d.previous_status.value,
+                d.actor,
+                d.comment,
+            )
+            for d in decisions
+        ],
+    )
+
+
+@version.command("tag")
+@click.argument("reference")
+@click.argument("tags", nargs=-1, required=True, metavar="KEY=VALUE...")
+@pass_state
+def tag(state: State, reference: str, tags: tuple[str, ...]) -> None:
+    """Set tags on REFERENCE."""
+    found = state.registry.tag_version(reference, dict(parse_pairs(tags, field="tags")))
+    console.print(f"{found.reference} tags: {format_map(found.tags)}")
+
+
+@version.command("untag")
+@click.argument("reference")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@pass_state
+def untag(state: State, reference: str, keys: tuple[str, ...]) -> None:
+    """Remove tags from REFERENCE."""
+    found = state.registry.untag_version(reference, keys)
+    console.print(f"{found.reference} tags: {format_map(found.tags)}")
+
+
+@version.command("metadata")
+@click.argument("reference")
+@click.argument("pairs", nargs=-1, metavar="KEY=VALUE...")
+@click.option("--remove", "remove", multiple=True, metavar="KEY", help="Remove a key (repeatable).")
+@pass_state
+def metadata(state: State, reference: str, pairs: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Set (or --remove) custom metadata of REFERENCE (at most 50 pairs in all)."""
+    found = state.registry.set_metadata(
+        reference, dict(parse_pairs(pairs, field="metadata")), remove=remove
+    )
+    console.print(f"{found.reference} metadata: {format_map(found.metadata)}")
+
+
+@version.command("update-description")
+@click.argument("reference")
+@click.argument("text")
+@pass_state
+def update_description(state: State, reference: str, text: str) -> None:
+    """Replace REFERENCE's description."""
+    found = state.registry.update_description(reference, text)
+    console.print(f"{found.reference} description updated")
+
+
+@version.command("model-card")
+@click.argument("reference")
+@click.argument("file", type=click.File("r"))
+@pass_state
+def model_card(state: State, reference: str, file: TextIO) -> None:
+    """Replace REFERENCE's model card with the markdown in FILE ('-' for stdin)."""
+    found = state.registry.update_model_card(reference, file.read())
+    console.print(f"{found.reference} model card updated")
