@@ -1,0 +1,112 @@
+"""Shared fixtures: real SQLite files, the real PostgreSQL server, artifact directories.
+
+PostgreSQL tests need ``MODELYARD_TEST_POSTGRES_URL`` (a database on a server this user can
+create databases on). Without it they are skipped, unless ``MODELYARD_REQUIRE_SERVICES=1``,
+which turns the skip into a failure (CI sets both).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from modelyard import Registry
+from modelyard.store.schema import metadata
+
+PG_URL = os.environ.get("MODELYARD_TEST_POSTGRES_URL")
+REQUIRE_SERVICES = os.environ.get("MODELYARD_REQUIRE_SERVICES") == "1"
+
+
+def need_service(reason: str) -> None:
+    """Skip (or, with MODELYARD_REQUIRE_SERVICES=1, fail) a test whose service is missing."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (MODELYARD_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test worker, dropped at the end."""
+    if not PG_URL:
+        need_service("MODELYARD_TEST_POSTGRES_URL is not set; PostgreSQL tests need a server")
+    assert PG_URL is not None
+    base = make_url(PG_URL)
+    name = f"{base.database}_{worker_id}".lower()
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:  # noqa: BLE001 - any failure means the server is unusable
+        need_service(f"cannot reach PostgreSQL at {base.render_as_string()}: {e}")
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The metadata database URL, once per backend: a SQLite file and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    Registry.open(tmp_path / "migrate", db_url=url, blobs_url=f"file://{tmp_path}/b").close()
+    _truncate(url)
+    return url
+
+
+OpenRegistry = Callable[..., Registry]
+
+
+@pytest.fixture
+def open_registry(db_url: str, tmp_path: Path) -> Iterator[OpenRegistry]:
+    """Open (more) registries on the same stores, e.g. ``open_registry(actor="bob")``."""
+    opened: list[Registry] = []
+
+    def open_(actor: str = "local") -> Registry:
+        reg = Registry.open(tmp_path / "home", db_url=db_url,
+                            blobs_url=f"file://{tmp_path / 'blobs'}", actor=actor)
+        opened.append(reg)
+        return reg
+
+    yield open_
+    for reg in opened:
+        reg.close()
+
+
+@pytest.fixture
+def registry(open_registry: OpenRegistry) -> Registry:
+    return open_registry()
+
+
+MakeArtifact = Callable[..., Path]
+
+
+@pytest.fixture
+def make_artifact(tmp_path: Path) -> MakeArtifact:
+    """Write a directory of files: ``make_artifact({"model.pkl": b"…"})`` → its path."""
+    counter = iter(range(1_000_000))
+
+    def make(files: dict[str, bytes] | None = None) -> Path:
+        root = tmp_path / f"artifact-{next(counter)}"
+        for rel, content in (files or {"model.bin": b"weights"}).items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    return make

@@ -1,0 +1,103 @@
+"""Invariant 1: a registered version's manifest, registration metrics, lineage and
+registrant never change, whatever API is used; only the documented fields are mutable."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from modelyard import Dataset, Lineage, Registry, Version
+from tests.conftest import MakeArtifact, OpenRegistry
+
+#: every public method of Registry that changes state; a new one must be added here
+#: (and shown not to touch the immutable fields below).
+MUTATORS = {
+    "create_group", "update_group", "archive_group", "register_version", "upload_artifact",
+    "update_description", "update_model_card", "tag_version", "untag_version", "set_metadata",
+    "remove_metadata", "approve_version", "reject_version", "set_alias", "delete_alias",
+}
+READERS = {
+    "get_group", "list_groups", "get_version", "list_versions", "approval_history",
+    "alias_history", "list_aliases", "search_versions", "lineage", "audit_log", "list_events",
+    "summary", "download", "fetch", "verify_directory", "open", "close",
+}
+
+
+def frozen(version: Version) -> tuple[object, ...]:
+    return (version.manifest, version.metrics, version.params, version.lineage,
+            version.created_by, version.created_at, version.framework, version.manifest_digest)
+
+
+def test_public_api_is_fully_classified() -> None:
+    public = {name for name, _ in inspect.getmembers(Registry, callable)
+              if not name.startswith("_")}
+    assert public == MUTATORS | READERS
+
+
+def test_no_mutation_touches_the_registered_record(open_registry: OpenRegistry,
+                                                   make_artifact: MakeArtifact) -> None:
+    registry = open_registry()
+    registry.create_group("g")
+    registry.register_version("g", make_artifact(), metrics={"auc": 0.9}, params={"p": "1"},
+                              lineage=Lineage(datasets=(Dataset("train", "s3://t"),),
+                                              code_commit="abc"), framework="torch")
+    registry.register_version("g", make_artifact())
+    before = frozen(registry.get_version("g/1"))
+    other = open_registry(actor="someone-else")
+    other.update_description("g/1", "d")
+    other.update_model_card("g/1", "m")
+    other.tag_version("g/1", {"t": "1"})
+    other.untag_version("g/1", ["t"])
+    other.set_metadata("g/1", {"m": "1"})
+    other.remove_metadata("g/1", ["m"])
+    other.approve_version("g/1")
+    other.reject_version("g/1", comment="no")
+    other.set_alias("g", "champion", 1)
+    other.delete_alias("g", "champion")
+    other.update_group("g", description="x")
+    other.archive_group("g")
+    after = registry.get_version("g/1")
+    assert frozen(after) == before
+    assert after.created_by == "local"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE versions SET manifest_digest = 'sha256:00' WHERE number = 1",
+        "UPDATE versions SET created_by = 'mallory' WHERE number = 1",
+        "UPDATE versions SET lineage = '{}' WHERE number = 1",
+        "UPDATE versions SET number = 9 WHERE number = 1",
+        "DELETE FROM versions WHERE number = 1",
+        "UPDATE version_files SET sha256 = 'x'",
+        "DELETE FROM version_files",
+        "UPDATE version_metrics SET value = 1.0",
+        "DELETE FROM version_metrics",
+        "UPDATE version_params SET value = 'x'",
+    ],
+)
+def test_the_database_refuses_to_change_a_registered_version(
+    registry: Registry, make_artifact: MakeArtifact, db_url: str, statement: str
+) -> None:
+    registry.create_group("g")
+    registry.register_version("g", make_artifact(), metrics={"auc": 0.9}, params={"p": "1"})
+    before = registry.get_version("g/1")
+    engine = create_engine(db_url)
+    with pytest.raises(DBAPIError, match="immutable"), engine.begin() as conn:
+        conn.execute(text(statement))
+    engine.dispose()
+    assert registry.get_version("g/1") == before
+
+
+def test_mutable_columns_stay_writable_in_sql(registry: Registry, make_artifact: MakeArtifact,
+                                             db_url: str) -> None:
+    registry.create_group("g")
+    registry.register_version("g", make_artifact())
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE versions SET description = 'ok' WHERE number = 1"))
+    engine.dispose()
+    assert registry.get_version("g/1").description == "ok"

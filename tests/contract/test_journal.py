@@ -1,0 +1,63 @@
+"""Invariant 4: a change, its audit entry and its outbox event commit together or not at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelyard import Registry
+from modelyard.store import journal
+from tests.conftest import MakeArtifact
+
+
+def test_every_change_has_one_audit_entry_and_one_event(registry: Registry,
+                                                         make_artifact: MakeArtifact) -> None:
+    registry.create_group("g")
+    registry.register_version("g", make_artifact())
+    registry.approve_version("g/1", comment="ok")
+    registry.tag_version("g/1", {"a": "b"})
+    registry.set_alias("g", "champion", 1)
+    events = registry.list_events()
+    audit = registry.audit_log()
+    assert [e["type"] for e in reversed(events)] == [
+        "group.created", "version.created", "version.approval_changed", "version.updated",
+        "alias.set"]
+    assert [a["action"] for a in reversed(audit)] == [
+        "group.create", "version.create", "version.decide", "version.update", "alias.set"]
+    assert [a["details"]["event_id"] for a in audit] == [e["id"] for e in events]
+    assert all(a["actor"] == "local" and a["outcome"] == "allowed" for a in audit)
+
+
+def test_event_envelope_is_a_cloudevent(registry: Registry, make_artifact: MakeArtifact) -> None:
+    registry.create_group("g")
+    registry.register_version("g", make_artifact())
+    event = registry.list_events(type="version.created")[0]
+    assert event["specversion"] == "1.0"
+    assert event["source"] == "modelyard"
+    assert event["subject"] == "g/1"
+    assert event["time"].endswith("Z")
+    assert event["data"] | {} == event["data"]
+    assert {"group": "g", "version": 1, "reference": "g/1",
+            "approval_status": "PendingManualApproval"}.items() <= event["data"].items()
+
+
+def test_a_failed_event_write_rolls_back_the_change(registry: Registry,
+                                                    make_artifact: MakeArtifact,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    registry.create_group("g")
+    artifact = make_artifact()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(journal, "append_event", broken)
+    with pytest.raises(RuntimeError, match="outbox unavailable"):
+        registry.register_version("g", artifact)
+    with pytest.raises(RuntimeError):
+        registry.update_group("g", description="changed")
+    monkeypatch.undo()
+    assert registry.get_group("g").latest_version == 0
+    assert registry.get_group("g").description == ""
+    assert registry.list_versions("g").items == []
+    assert len(registry.audit_log()) == 1  # only group.create
+    # the number was not used up: the next registration is still 1 (gapless)
+    assert registry.register_version("g", artifact).number == 1

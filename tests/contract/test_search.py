@@ -1,0 +1,129 @@
+"""Search: the filter grammar compiled to SQL, ordering and keyset pagination."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelyard import Registry, ValidationError
+from tests.conftest import MakeArtifact
+
+
+@pytest.fixture
+def populated(registry: Registry, make_artifact: MakeArtifact) -> Registry:
+    registry.create_group("fraud-detector", tags={"team": "risk"})
+    registry.create_group("churn", tags={"team": "growth"})
+    aucs = [0.80, 0.91, 0.95, 0.93, 0.70]
+    for i, auc in enumerate(aucs):
+        registry.register_version("fraud-detector", make_artifact(), metrics={"auc": auc},
+                                  params={"depth": str(i)}, tags={"run": f"r{i}"})
+    registry.register_version("churn", make_artifact(), metrics={"auc": 0.99},
+                              tags={"team": "risk"})  # the version's tag overrides its group's
+    registry.register_version("churn", make_artifact(), metrics={"f1": 0.5})
+    registry.approve_version("fraud-detector/3")
+    registry.approve_version("fraud-detector/2")
+    registry.set_alias("fraud-detector", "champion", 3)
+    return registry
+
+
+def refs(registry: Registry, filter: str | None, order_by: str | None = None) -> list[str]:
+    return [v.reference for v in registry.search_versions(filter, order_by=order_by).items]
+
+
+def test_issue_example(populated: Registry) -> None:
+    found = refs(populated, "metrics.auc >= 0.9 and tags.team = 'risk' and "
+                 "approval_status = 'Approved'", "metrics.auc desc")
+    assert found == ["fraud-detector/3", "fraud-detector/2"]
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        ("tags.team = 'risk'", {"fraud-detector/1", "fraud-detector/2", "fraud-detector/3",
+                                "fraud-detector/4", "fraud-detector/5", "churn/1"}),
+        ("tags.team = 'growth'", {"churn/2"}),
+        ("name = 'churn'", {"churn/1", "churn/2"}),
+        ("name like 'fraud-%' and version > 3", {"fraud-detector/4", "fraud-detector/5"}),
+        ("metrics.auc < 0.85", {"fraud-detector/1", "fraud-detector/5"}),
+        ("metrics.auc != 0.8", {"fraud-detector/2", "fraud-detector/3", "fraud-detector/4",
+                                "fraud-detector/5", "churn/1"}),
+        ("params.depth in ('1', '2')", {"fraud-detector/2", "fraud-detector/3"}),
+        ("alias = 'champion'", {"fraud-detector/3"}),
+        ("approval_status != 'PendingManualApproval'", {"fraud-detector/2", "fraud-detector/3"}),
+        ("not (name = 'fraud-detector') or version = 1", {"churn/1", "churn/2",
+                                                          "fraud-detector/1"}),
+        ("created_by = 'local' and created_at > '2000-01-01T00:00Z' and metrics.f1 >= 0.5",
+         {"churn/2"}),
+        ("tags.run ilike 'R4'", {"fraud-detector/5"}),
+        ("version not in (1, 2, 3, 4) and name = 'fraud-detector'", {"fraud-detector/5"}),
+    ],
+)
+def test_filters(populated: Registry, filter: str, expected: set[str]) -> None:
+    assert set(refs(populated, filter)) == expected
+
+
+def test_default_order_is_newest_first(populated: Registry) -> None:
+    assert refs(populated, "name = 'churn'") == ["churn/2", "churn/1"]
+
+
+def test_order_by_metric_only_returns_versions_with_it(populated: Registry) -> None:
+    assert refs(populated, None, "metrics.auc asc") == [
+        "fraud-detector/5", "fraud-detector/1", "fraud-detector/2", "fraud-detector/4",
+        "fraud-detector/3", "churn/1"]
+
+
+def test_cursor_pages_cover_everything_once(populated: Registry) -> None:
+    for order in [None, "metrics.auc desc", "name asc, version desc", "created_at asc"]:
+        everything = refs(populated, None, order)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = populated.search_versions(None, order_by=order, limit=2, cursor=cursor)
+            seen += [v.reference for v in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == everything, order
+
+
+def test_a_cursor_only_fits_its_own_query(populated: Registry) -> None:
+    page = populated.search_versions("metrics.auc > 0", limit=1)
+    assert page.next_cursor
+    with pytest.raises(ValidationError, match="different query"):
+        populated.search_versions("metrics.auc > 0.5", limit=1, cursor=page.next_cursor)
+    with pytest.raises(ValidationError, match="not a cursor"):
+        populated.search_versions(None, cursor="garbage!")
+
+
+@pytest.mark.parametrize(
+    ("filter", "message"),
+    [
+        ("metrics.auc >=", "ends too early|syntax error"),
+        ("metrics.auc >= 'high'", "compares with numbers"),
+        ("colour = 'red'", "unknown field 'colour'"),
+        ("tags.team > 'a'", "does not support '>'"),
+        ("approval_status = 'Maybe'", "not one of"),
+        ("created_at > 'yesterday'", "ISO 8601"),
+        ("(name = 'a'", "ends too early|syntax error"),
+        ("name = 'a' and and", "syntax error"),
+    ],
+)
+def test_malformed_filters_are_validation_errors(populated: Registry, filter: str,
+                                                 message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as info:
+        populated.search_versions(filter)
+    assert info.value.field == "filter"
+
+
+@pytest.mark.parametrize("order", ["tags.team desc", "metrics.auc sideways", "a,b,c,d",
+                                   "version desc, name, created_at, metrics.x"])
+def test_malformed_order_by_is_refused(populated: Registry, order: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        populated.search_versions(None, order_by=order)
+    assert info.value.field == "order_by"
+
+
+def test_limit_bounds(populated: Registry) -> None:
+    with pytest.raises(ValidationError, match="limit"):
+        populated.search_versions(None, limit=0)
+    with pytest.raises(ValidationError, match="limit"):
+        populated.search_versions(None, limit=10_001)
