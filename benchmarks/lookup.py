@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from benchmarks.common import Measurement, log, summary_ms
 from benchmarks.populate import ALIASES, Store
+from benchmarks.sqlcount import count_sql
 
 P50_TARGET_MS = 1.0
 P99_TARGET_MS = 5.0
@@ -47,13 +48,15 @@ def run_lookup(store: Store, calls: int) -> list[Measurement]:
             log(f"{label} x {calls} over {store.scale:,} versions")
             refs = [make_ref() for _ in range(WARMUP + calls)]
             samples = []
-            for i, ref in enumerate(refs):
-                start = time.perf_counter()
-                reg.get_version(ref)
-                if i >= WARMUP:
-                    samples.append(time.perf_counter() - start)
+            with count_sql() as sql:
+                for i, ref in enumerate(refs):
+                    start = time.perf_counter()
+                    reg.get_version(ref)
+                    if i >= WARMUP:
+                        samples.append(time.perf_counter() - start)
             stats = summary_ms(samples)
-            details = {"scale": store.scale, "latency": stats}
+            per_call = sql.statements / len(refs)
+            details = {"scale": store.scale, "latency": stats, "sql_statements_per_call": per_call}
             for quantile, target in (("p50", P50_TARGET_MS), ("p99", P99_TARGET_MS)):
                 results.append(
                     Measurement(

@@ -41,7 +41,7 @@ def postgres_url(worker_id: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as e:  # noqa: BLE001 - any failure means the server is unusable
+    except Exception as e:
         need_service(f"cannot reach PostgreSQL at {base.render_as_string()}: {e}")
     yield base.set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
@@ -77,8 +77,9 @@ def open_registry(db_url: str, tmp_path: Path) -> Iterator[OpenRegistry]:
     opened: list[Registry] = []
 
     def open_(actor: str = "local") -> Registry:
-        reg = Registry.open(tmp_path / "home", db_url=db_url,
-                            blobs_url=f"file://{tmp_path / 'blobs'}", actor=actor)
+        reg = Registry.open(
+            tmp_path / "home", db_url=db_url, blobs_url=f"file://{tmp_path / 'blobs'}", actor=actor
+        )
         opened.append(reg)
         return reg
 

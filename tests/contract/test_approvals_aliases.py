@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from modelyard import ConflictError, InvalidTransitionError, NotFoundError, Registry, ValidationError
+from modelyard import (
+    ConflictError,
+    InvalidTransitionError,
+    NotFoundError,
+    Registry,
+    ValidationError,
+)
 from tests.conftest import MakeArtifact, OpenRegistry
 
 
@@ -15,8 +21,9 @@ def one_version(registry: Registry, make_artifact: MakeArtifact) -> Registry:
     return registry
 
 
-def test_approve_then_reject_records_each_decision(open_registry: OpenRegistry,
-                                                   one_version: Registry) -> None:
+def test_approve_then_reject_records_each_decision(
+    open_registry: OpenRegistry, one_version: Registry
+) -> None:
     alice = open_registry(actor="alice")
     assert alice.approve_version("g/1", comment="good").approval_status.value == "Approved"
     bob = open_registry(actor="bob")
@@ -46,8 +53,9 @@ def test_reject_needs_a_comment(one_version: Registry) -> None:
     assert one_version.get_version("g/1").approval_status.value == "PendingManualApproval"
 
 
-def test_alias_moves_are_kept_in_history(open_registry: OpenRegistry, registry: Registry,
-                                         make_artifact: MakeArtifact) -> None:
+def test_alias_moves_are_kept_in_history(
+    open_registry: OpenRegistry, registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
     for _ in range(3):
         registry.register_version("g", make_artifact())

@@ -49,8 +49,9 @@ def _corrupt(tmp_path: Path, content: bytes) -> Path:
     return path
 
 
-def test_a_corrupted_blob_is_an_integrity_error_naming_the_file(stored: Registry,
-                                                                tmp_path: Path) -> None:
+def test_a_corrupted_blob_is_an_integrity_error_naming_the_file(
+    stored: Registry, tmp_path: Path
+) -> None:
     _corrupt(tmp_path, FILES["model.bin"])
     with pytest.raises(IntegrityError, match="'model.bin' is corrupted"):
         stored.download("g/1", tmp_path / "out")
@@ -95,8 +96,9 @@ def test_bad_artifact_directories(registry: Registry, tmp_path: Path, kind: str)
     assert registry.get_group("g").latest_version == 0
 
 
-def test_symlink_escaping_the_tree_is_refused(registry: Registry, make_artifact: MakeArtifact,
-                                              tmp_path: Path) -> None:
+def test_symlink_escaping_the_tree_is_refused(
+    registry: Registry, make_artifact: MakeArtifact, tmp_path: Path
+) -> None:
     registry.create_group("g")
     (tmp_path / "secret").write_text("outside")
     art = make_artifact()
@@ -106,11 +108,11 @@ def test_symlink_escaping_the_tree_is_refused(registry: Registry, make_artifact:
     assert registry.get_group("g").latest_version == 0
 
 
-def test_symlink_inside_the_tree_is_stored_as_its_target(registry: Registry,
-                                                         make_artifact: MakeArtifact) -> None:
+def test_symlink_inside_the_tree_is_stored_as_its_target(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
     art = make_artifact({"real.bin": b"data"})
     (art / "alias.bin").symlink_to(art / "real.bin")
     version = registry.register_version("g", art)
-    assert [(f.path, f.size) for f in version.manifest.files] == [("alias.bin", 4),
-                                                                  ("real.bin", 4)]
+    assert [(f.path, f.size) for f in version.manifest.files] == [("alias.bin", 4), ("real.bin", 4)]

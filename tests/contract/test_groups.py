@@ -9,8 +9,9 @@ from tests.conftest import MakeArtifact
 
 
 def test_create_and_show_group(registry: Registry) -> None:
-    created = registry.create_group("fraud-detector", description="card fraud scorer",
-                                    tags={"team": "risk"})
+    created = registry.create_group(
+        "fraud-detector", description="card fraud scorer", tags={"team": "risk"}
+    )
     assert created.name == "fraud-detector"
     shown = registry.get_group("fraud-detector")
     assert shown.description == "card fraud scorer"
@@ -54,8 +55,9 @@ def test_list_groups_pages_by_name(registry: Registry) -> None:
 
 def test_update_group_description_and_tags(registry: Registry) -> None:
     registry.create_group("g", tags={"team": "risk", "tier": "1"})
-    updated = registry.update_group("g", description="new", set_tags={"tier": "2", "x": "y"},
-                                    remove_tags=["team"])
+    updated = registry.update_group(
+        "g", description="new", set_tags={"tier": "2", "x": "y"}, remove_tags=["team"]
+    )
     assert updated.description == "new"
     assert updated.tags == {"tier": "2", "x": "y"}
     event = registry.list_events(type="group.updated")[0]

@@ -15,35 +15,76 @@ from tests.conftest import MakeArtifact, OpenRegistry
 #: every public method of Registry that changes state; a new one must be added here
 #: (and shown not to touch the immutable fields below).
 MUTATORS = {
-    "create_group", "update_group", "archive_group", "register_version", "upload_artifact",
-    "update_description", "update_model_card", "tag_version", "untag_version", "set_metadata",
-    "remove_metadata", "approve_version", "reject_version", "set_alias", "delete_alias",
+    "create_group",
+    "update_group",
+    "archive_group",
+    "register_version",
+    "upload_artifact",
+    "update_description",
+    "update_model_card",
+    "tag_version",
+    "untag_version",
+    "set_metadata",
+    "remove_metadata",
+    "approve_version",
+    "reject_version",
+    "set_alias",
+    "delete_alias",
 }
 READERS = {
-    "get_group", "list_groups", "get_version", "list_versions", "approval_history",
-    "alias_history", "list_aliases", "search_versions", "lineage", "audit_log", "list_events",
-    "summary", "download", "fetch", "verify_directory", "open", "close",
+    "get_group",
+    "list_groups",
+    "get_version",
+    "list_versions",
+    "approval_history",
+    "alias_history",
+    "list_aliases",
+    "search_versions",
+    "lineage",
+    "audit_log",
+    "list_events",
+    "summary",
+    "download",
+    "fetch",
+    "verify_directory",
+    "open",
+    "close",
 }
 
 
 def frozen(version: Version) -> tuple[object, ...]:
-    return (version.manifest, version.metrics, version.params, version.lineage,
-            version.created_by, version.created_at, version.framework, version.manifest_digest)
+    return (
+        version.manifest,
+        version.metrics,
+        version.params,
+        version.lineage,
+        version.created_by,
+        version.created_at,
+        version.framework,
+        version.manifest_digest,
+    )
 
 
 def test_public_api_is_fully_classified() -> None:
-    public = {name for name, _ in inspect.getmembers(Registry, callable)
-              if not name.startswith("_")}
+    public = {
+        name for name, _ in inspect.getmembers(Registry, callable) if not name.startswith("_")
+    }
     assert public == MUTATORS | READERS
 
 
-def test_no_mutation_touches_the_registered_record(open_registry: OpenRegistry,
-                                                   make_artifact: MakeArtifact) -> None:
+def test_no_mutation_touches_the_registered_record(
+    open_registry: OpenRegistry, make_artifact: MakeArtifact
+) -> None:
     registry = open_registry()
     registry.create_group("g")
-    registry.register_version("g", make_artifact(), metrics={"auc": 0.9}, params={"p": "1"},
-                              lineage=Lineage(datasets=(Dataset("train", "s3://t"),),
-                                              code_commit="abc"), framework="torch")
+    registry.register_version(
+        "g",
+        make_artifact(),
+        metrics={"auc": 0.9},
+        params={"p": "1"},
+        lineage=Lineage(datasets=(Dataset("train", "s3://t"),), code_commit="abc"),
+        framework="torch",
+    )
     registry.register_version("g", make_artifact())
     before = frozen(registry.get_version("g/1"))
     other = open_registry(actor="someone-else")
@@ -92,8 +133,9 @@ def test_the_database_refuses_to_change_a_registered_version(
     assert registry.get_version("g/1") == before
 
 
-def test_mutable_columns_stay_writable_in_sql(registry: Registry, make_artifact: MakeArtifact,
-                                             db_url: str) -> None:
+def test_mutable_columns_stay_writable_in_sql(
+    registry: Registry, make_artifact: MakeArtifact, db_url: str
+) -> None:
     registry.create_group("g")
     registry.register_version("g", make_artifact())
     engine = create_engine(db_url)

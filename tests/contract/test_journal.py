@@ -9,8 +9,9 @@ from modelyard.store import journal
 from tests.conftest import MakeArtifact
 
 
-def test_every_change_has_one_audit_entry_and_one_event(registry: Registry,
-                                                         make_artifact: MakeArtifact) -> None:
+def test_every_change_has_one_audit_entry_and_one_event(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
     registry.register_version("g", make_artifact())
     registry.approve_version("g/1", comment="ok")
@@ -19,10 +20,19 @@ def test_every_change_has_one_audit_entry_and_one_event(registry: Registry,
     events = registry.list_events()
     audit = registry.audit_log()
     assert [e["type"] for e in reversed(events)] == [
-        "group.created", "version.created", "version.approval_changed", "version.updated",
-        "alias.set"]
+        "group.created",
+        "version.created",
+        "version.approval_changed",
+        "version.updated",
+        "alias.set",
+    ]
     assert [a["action"] for a in reversed(audit)] == [
-        "group.create", "version.create", "version.decide", "version.update", "alias.set"]
+        "group.create",
+        "version.create",
+        "version.decide",
+        "version.update",
+        "alias.set",
+    ]
     assert [a["details"]["event_id"] for a in audit] == [e["id"] for e in events]
     assert all(a["actor"] == "local" and a["outcome"] == "allowed" for a in audit)
 
@@ -36,13 +46,17 @@ def test_event_envelope_is_a_cloudevent(registry: Registry, make_artifact: MakeA
     assert event["subject"] == "g/1"
     assert event["time"].endswith("Z")
     assert event["data"] | {} == event["data"]
-    assert {"group": "g", "version": 1, "reference": "g/1",
-            "approval_status": "PendingManualApproval"}.items() <= event["data"].items()
+    assert {
+        "group": "g",
+        "version": 1,
+        "reference": "g/1",
+        "approval_status": "PendingManualApproval",
+    }.items() <= event["data"].items()
 
 
-def test_a_failed_event_write_rolls_back_the_change(registry: Registry,
-                                                    make_artifact: MakeArtifact,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_event_write_rolls_back_the_change(
+    registry: Registry, make_artifact: MakeArtifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
     registry.create_group("g")
     artifact = make_artifact()
 

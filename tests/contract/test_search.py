@@ -14,10 +14,16 @@ def populated(registry: Registry, make_artifact: MakeArtifact) -> Registry:
     registry.create_group("churn", tags={"team": "growth"})
     aucs = [0.80, 0.91, 0.95, 0.93, 0.70]
     for i, auc in enumerate(aucs):
-        registry.register_version("fraud-detector", make_artifact(), metrics={"auc": auc},
-                                  params={"depth": str(i)}, tags={"run": f"r{i}"})
-    registry.register_version("churn", make_artifact(), metrics={"auc": 0.99},
-                              tags={"team": "risk"})  # the version's tag overrides its group's
+        registry.register_version(
+            "fraud-detector",
+            make_artifact(),
+            metrics={"auc": auc},
+            params={"depth": str(i)},
+            tags={"run": f"r{i}"},
+        )
+    registry.register_version(
+        "churn", make_artifact(), metrics={"auc": 0.99}, tags={"team": "risk"}
+    )  # the version's tag overrides its group's
     registry.register_version("churn", make_artifact(), metrics={"f1": 0.5})
     registry.approve_version("fraud-detector/3")
     registry.approve_version("fraud-detector/2")
@@ -30,29 +36,53 @@ def refs(registry: Registry, filter: str | None, order_by: str | None = None) ->
 
 
 def test_issue_example(populated: Registry) -> None:
-    found = refs(populated, "metrics.auc >= 0.9 and tags.team = 'risk' and "
-                 "approval_status = 'Approved'", "metrics.auc desc")
+    found = refs(
+        populated,
+        "metrics.auc >= 0.9 and tags.team = 'risk' and approval_status = 'Approved'",
+        "metrics.auc desc",
+    )
     assert found == ["fraud-detector/3", "fraud-detector/2"]
 
 
 @pytest.mark.parametrize(
     ("filter", "expected"),
     [
-        ("tags.team = 'risk'", {"fraud-detector/1", "fraud-detector/2", "fraud-detector/3",
-                                "fraud-detector/4", "fraud-detector/5", "churn/1"}),
+        (
+            "tags.team = 'risk'",
+            {
+                "fraud-detector/1",
+                "fraud-detector/2",
+                "fraud-detector/3",
+                "fraud-detector/4",
+                "fraud-detector/5",
+                "churn/1",
+            },
+        ),
         ("tags.team = 'growth'", {"churn/2"}),
         ("name = 'churn'", {"churn/1", "churn/2"}),
         ("name like 'fraud-%' and version > 3", {"fraud-detector/4", "fraud-detector/5"}),
         ("metrics.auc < 0.85", {"fraud-detector/1", "fraud-detector/5"}),
-        ("metrics.auc != 0.8", {"fraud-detector/2", "fraud-detector/3", "fraud-detector/4",
-                                "fraud-detector/5", "churn/1"}),
+        (
+            "metrics.auc != 0.8",
+            {
+                "fraud-detector/2",
+                "fraud-detector/3",
+                "fraud-detector/4",
+                "fraud-detector/5",
+                "churn/1",
+            },
+        ),
         ("params.depth in ('1', '2')", {"fraud-detector/2", "fraud-detector/3"}),
         ("alias = 'champion'", {"fraud-detector/3"}),
         ("approval_status != 'PendingManualApproval'", {"fraud-detector/2", "fraud-detector/3"}),
-        ("not (name = 'fraud-detector') or version = 1", {"churn/1", "churn/2",
-                                                          "fraud-detector/1"}),
-        ("created_by = 'local' and created_at > '2000-01-01T00:00Z' and metrics.f1 >= 0.5",
-         {"churn/2"}),
+        (
+            "not (name = 'fraud-detector') or version = 1",
+            {"churn/1", "churn/2", "fraud-detector/1"},
+        ),
+        (
+            "created_by = 'local' and created_at > '2000-01-01T00:00Z' and metrics.f1 >= 0.5",
+            {"churn/2"},
+        ),
         ("tags.run ilike 'R4'", {"fraud-detector/5"}),
         ("version not in (1, 2, 3, 4) and name = 'fraud-detector'", {"fraud-detector/5"}),
     ],
@@ -67,8 +97,13 @@ def test_default_order_is_newest_first(populated: Registry) -> None:
 
 def test_order_by_metric_only_returns_versions_with_it(populated: Registry) -> None:
     assert refs(populated, None, "metrics.auc asc") == [
-        "fraud-detector/5", "fraud-detector/1", "fraud-detector/2", "fraud-detector/4",
-        "fraud-detector/3", "churn/1"]
+        "fraud-detector/5",
+        "fraud-detector/1",
+        "fraud-detector/2",
+        "fraud-detector/4",
+        "fraud-detector/3",
+        "churn/1",
+    ]
 
 
 def test_cursor_pages_cover_everything_once(populated: Registry) -> None:
@@ -107,15 +142,23 @@ def test_a_cursor_only_fits_its_own_query(populated: Registry) -> None:
         ("name = 'a' and and", "syntax error"),
     ],
 )
-def test_malformed_filters_are_validation_errors(populated: Registry, filter: str,
-                                                 message: str) -> None:
+def test_malformed_filters_are_validation_errors(
+    populated: Registry, filter: str, message: str
+) -> None:
     with pytest.raises(ValidationError, match=message) as info:
         populated.search_versions(filter)
     assert info.value.field == "filter"
 
 
-@pytest.mark.parametrize("order", ["tags.team desc", "metrics.auc sideways", "a,b,c,d",
-                                   "version desc, name, created_at, metrics.x"])
+@pytest.mark.parametrize(
+    "order",
+    [
+        "tags.team desc",
+        "metrics.auc sideways",
+        "a,b,c,d",
+        "version desc, name, created_at, metrics.x",
+    ],
+)
 def test_malformed_order_by_is_refused(populated: Registry, order: str) -> None:
     with pytest.raises(ValidationError) as info:
         populated.search_versions(None, order_by=order)

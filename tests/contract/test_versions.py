@@ -25,13 +25,24 @@ def test_register_records_everything(registry: Registry, make_artifact: MakeArti
     registry.register_version("fraud-detector", make_artifact({"p.bin": b"parent"}))
     art = make_artifact({"model.pkl": b"abc", "conf/config.json": b"{}"})
     version = registry.register_version(
-        "fraud-detector", art, metrics={"auc": 0.912, "f1": "0.81"}, params={"max_depth": 6},
-        lineage=Lineage(datasets=(Dataset("train", "s3://bucket/train.parquet", SHA),),
-                        code_repo="https://git.example/fraud", code_commit="3f2c1e9",
-                        parents=("fraud-detector/1",), python_version="3.11.7",
-                        packages=("scikit-learn==1.5.2",)),
-        framework="sklearn==1.5.2", tags={"stage": "dev"}, metadata={"owner": "risk"},
-        description="weekly retrain", model_card="# Fraud\n")
+        "fraud-detector",
+        art,
+        metrics={"auc": 0.912, "f1": "0.81"},
+        params={"max_depth": 6},
+        lineage=Lineage(
+            datasets=(Dataset("train", "s3://bucket/train.parquet", SHA),),
+            code_repo="https://git.example/fraud",
+            code_commit="3f2c1e9",
+            parents=("fraud-detector/1",),
+            python_version="3.11.7",
+            packages=("scikit-learn==1.5.2",),
+        ),
+        framework="sklearn==1.5.2",
+        tags={"stage": "dev"},
+        metadata={"owner": "risk"},
+        description="weekly retrain",
+        model_card="# Fraud\n",
+    )
     assert version.reference == "fraud-detector/2"
     again = registry.get_version("fraud-detector/2")
     assert again == version
@@ -46,8 +57,9 @@ def test_register_records_everything(registry: Registry, make_artifact: MakeArti
     assert again.model_card == "# Fraud\n"
 
 
-def test_identical_files_are_stored_once(registry: Registry, make_artifact: MakeArtifact,
-                                         tmp_path: Path) -> None:
+def test_identical_files_are_stored_once(
+    registry: Registry, make_artifact: MakeArtifact, tmp_path: Path
+) -> None:
     registry.create_group("a")
     registry.create_group("b")
     first = registry.upload_artifact(make_artifact({"w.bin": b"x" * 1000, "c.json": b"{}"}))
@@ -81,8 +93,9 @@ def test_version_numbers_are_per_group(registry: Registry, make_artifact: MakeAr
     assert registry.get_group("a").latest_version == 3
 
 
-def test_list_versions_newest_first_with_cursor(registry: Registry,
-                                               make_artifact: MakeArtifact) -> None:
+def test_list_versions_newest_first_with_cursor(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
     for _ in range(5):
         registry.register_version("g", make_artifact())
@@ -95,8 +108,9 @@ def test_list_versions_newest_first_with_cursor(registry: Registry,
     assert page.next_cursor is None
 
 
-def test_latest_resolves_to_the_highest_number(registry: Registry,
-                                               make_artifact: MakeArtifact) -> None:
+def test_latest_resolves_to_the_highest_number(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
     with pytest.raises(NotFoundError, match="no versions yet"):
         registry.get_version("g@latest")
@@ -116,15 +130,25 @@ def test_latest_resolves_to_the_highest_number(registry: Registry,
         ({"metadata": {f"k{i}": "v" for i in range(51)}}, "metadata", "at most 50"),
         ({"tags": {"t": "x" * 257}}, "tags.t", "longer than 256"),
         ({"lineage": Lineage(parents=("g@champion",))}, "lineage.parents[0]", "version number"),
-        ({"lineage": Lineage(datasets=(Dataset("train", "s3://x", "sha256:zz"),))},
-         "lineage.datasets[0].digest", "not a sha256"),
-        ({"lineage": Lineage(datasets=(Dataset("t", "a"), Dataset("t", "b")))},
-         "lineage.datasets[1].role", "more than once"),
+        (
+            {"lineage": Lineage(datasets=(Dataset("train", "s3://x", "sha256:zz"),))},
+            "lineage.datasets[0].digest",
+            "not a sha256",
+        ),
+        (
+            {"lineage": Lineage(datasets=(Dataset("t", "a"), Dataset("t", "b")))},
+            "lineage.datasets[1].role",
+            "more than once",
+        ),
     ],
 )
 def test_bad_registration_input_names_the_field_and_changes_nothing(
-    registry: Registry, make_artifact: MakeArtifact, kwargs: dict[str, object], field: str,
-    message: str, tmp_path: Path
+    registry: Registry,
+    make_artifact: MakeArtifact,
+    kwargs: dict[str, object],
+    field: str,
+    message: str,
+    tmp_path: Path,
 ) -> None:
     registry.create_group("g")
     with pytest.raises(ValidationError, match=message) as info:
@@ -135,8 +159,9 @@ def test_bad_registration_input_names_the_field_and_changes_nothing(
     assert [e["type"] for e in registry.list_events()] == ["group.created"]
 
 
-def test_unknown_group_or_parent_is_not_found(registry: Registry,
-                                             make_artifact: MakeArtifact) -> None:
+def test_unknown_group_or_parent_is_not_found(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     with pytest.raises(NotFoundError, match="group 'nope' does not exist"):
         registry.register_version("nope", make_artifact())
     registry.create_group("g")
@@ -152,8 +177,9 @@ def test_malformed_references_are_validation_errors(registry: Registry, ref: str
         registry.get_version(ref)
 
 
-def test_unknown_version_and_alias_are_not_found(registry: Registry,
-                                                 make_artifact: MakeArtifact) -> None:
+def test_unknown_version_and_alias_are_not_found(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
     registry.register_version("g", make_artifact())
     with pytest.raises(NotFoundError, match="g/2 does not exist"):
@@ -164,8 +190,9 @@ def test_unknown_version_and_alias_are_not_found(registry: Registry,
         registry.get_version("h@prod")
 
 
-def test_tags_metadata_description_and_model_card_change(registry: Registry,
-                                                         make_artifact: MakeArtifact) -> None:
+def test_tags_metadata_description_and_model_card_change(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
     registry.register_version("g", make_artifact(), tags={"a": "1"})
     assert registry.tag_version("g/1", {"b": "2"}).tags == {"a": "1", "b": "2"}
@@ -191,11 +218,11 @@ def test_untag_of_a_missing_key_is_not_found_and_changes_nothing(
     assert registry.get_version("g/1").tags == {"a": "1"}
 
 
-def test_metadata_cap_counts_existing_pairs(registry: Registry,
-                                            make_artifact: MakeArtifact) -> None:
+def test_metadata_cap_counts_existing_pairs(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
     registry.create_group("g")
-    registry.register_version("g", make_artifact(),
-                              metadata={f"k{i}": "v" for i in range(50)})
+    registry.register_version("g", make_artifact(), metadata={f"k{i}": "v" for i in range(50)})
     with pytest.raises(ValidationError, match="at most 50"):
         registry.set_metadata("g/1", {"one-more": "v"})
     assert len(registry.get_version("g/1").metadata) == 50

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Connection
 
@@ -50,7 +50,7 @@ class ServiceBase:
         """Release database connections."""
         self._db.dispose()
 
-    def __enter__(self) -> ServiceBase:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
