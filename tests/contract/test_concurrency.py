@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard import Registry
+from modelyard import ConflictError, Registry
 
 
 @pytest.mark.postgres
@@ -80,3 +80,21 @@ def test_2_processes_on_sqlite(tmp_path: Path) -> None:
     assert sorted(numbers) == list(range(1, 201))
     with Registry.open(home) as registry:
         assert registry.get_group("g").latest_version == 200
+
+
+def test_racing_group_creations_give_one_group_and_conflicts(
+    open_registry: OpenRegistry,
+) -> None:
+    registries = [open_registry(actor=f"user{i}") for i in range(4)]
+
+    def create(registry: Registry) -> str:
+        try:
+            registry.create_group("contested")
+        except ConflictError:
+            return "conflict"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = sorted(pool.map(create, registries))
+    assert outcomes == ["conflict", "conflict", "conflict", "created"]
+    assert len(registries[0].list_events(type="group.created")) == 1

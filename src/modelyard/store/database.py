@@ -19,9 +19,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 
-from modelyard.errors import ConfigError, StorageError
+from modelyard.errors import ConfigError, ConflictError, StorageError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE = "modelyard_write"
@@ -50,10 +51,13 @@ class Database:
                     conn = raw.execution_options(**{_WRITE: write})
                     with conn.begin():
                         yield conn
+            except sa_exc.IntegrityError as e:
+                # Services check uniqueness first; this is the loser of a concurrent race.
+                raise ConflictError(
+                    f"a concurrent change conflicted with this one; retry ({_first_line(e)})"
+                ) from e
             except DBAPIError as e:
-                if isinstance(e.orig, Exception) and _is_unique_violation(e):
-                    raise
-                raise StorageError(f"metadata database error: {e.orig}") from e
+                raise StorageError(f"metadata database error: {_first_line(e)}") from e
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (no-op when already there)."""
@@ -109,9 +113,8 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def _is_unique_violation(error: DBAPIError) -> bool:
-    message = str(error.orig).lower()
-    return "unique" in message or "duplicate key" in message
+def _first_line(error: DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0]
 
 
 def _redact(url: str) -> str:
