@@ -27,6 +27,7 @@ from modelyard.errors import (
     ValidationError,
 )
 from modelyard.registry import Registry
+from modelyard.services.environment import capture_environment
 
 __version__ = "0.1.0"
 
@@ -50,4 +51,5 @@ __all__ = [
     "StorageError",
     "ValidationError",
     "Version",
+    "capture_environment",
 ]

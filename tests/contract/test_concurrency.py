@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelyard import ConflictError, Registry
+from tests.conftest import OpenRegistry
 
 
 @pytest.mark.postgres

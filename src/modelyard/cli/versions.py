@@ -22,6 +22,7 @@ from modelyard.domain.lineage import parse_dataset
 from modelyard.domain.model import Lineage, Version
 from modelyard.domain.values import parse_pairs
 from modelyard.errors import IntegrityError
+from modelyard.services.environment import capture_environment
 
 
 @click.group()
@@ -72,6 +73,11 @@ def version() -> None:
     help="A package of the training environment (repeatable).",
 )
 @click.option("--container-image", help="Training image, e.g. repo/img@sha256:….")
+@click.option(
+    "--capture-env",
+    is_flag=True,
+    help="Record this interpreter's Python version and installed packages.",
+)
 @click.option("--description", default="", help="What changed in this version.")
 @click.option("--model-card", "model_card", type=click.File("r"), help="Markdown model card file.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeatable).")
@@ -98,6 +104,7 @@ def register(
     python_version: str | None,
     packages: tuple[str, ...],
     container_image: str | None,
+    capture_env: bool,
     description: str,
     model_card: TextIO | None,
     tags: tuple[str, ...],
@@ -114,6 +121,8 @@ def register(
         packages=packages,
         container_image=container_image,
     )
+    if capture_env:
+        lineage = capture_environment(lineage)
     with TransferBar() as bar:
         registered = state.registry.register_version(
             group,

@@ -17,8 +17,16 @@ branch_labels = None
 depends_on = None
 
 IMMUTABLE_COLUMNS = [
-    "id", "group_id", "number", "manifest_digest", "file_count", "total_size", "lineage",
-    "framework", "created_by", "created_at",
+    "id",
+    "group_id",
+    "number",
+    "manifest_digest",
+    "file_count",
+    "total_size",
+    "lineage",
+    "framework",
+    "created_by",
+    "created_at",
 ]
 FROZEN_TABLES = ["version_files", "version_metrics", "version_params", "version_parents"]
 MESSAGE = "registered versions are immutable"

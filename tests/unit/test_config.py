@@ -1,0 +1,61 @@
+"""Settings: defaults < MODELYARD_* environment < explicit arguments; bad settings are clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from modelyard import ConfigError, Registry
+from modelyard.cli.main import cli
+from modelyard.config import Settings
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.home == Path(".modelyard")
+    assert settings.resolved_db_url.endswith("/.modelyard/registry.db")
+    assert settings.blobs_path == Path(".modelyard").resolve() / "blobs"
+    assert settings.actor == "local"
+
+
+def test_environment_then_arguments() -> None:
+    env = {
+        "MODELYARD_HOME": "/srv/my",
+        "MODELYARD_DB_URL": "postgresql+psycopg://h/db",
+        "MODELYARD_BLOBS_URL": "file:///data/blobs",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.home, settings.resolved_db_url, settings.blobs_path) == (
+        Path("/srv/my"),
+        "postgresql+psycopg://h/db",
+        Path("/data/blobs"),
+    )
+    assert Settings.from_env(env, home=Path("/other")).home == Path("/other")
+    assert Settings.from_env(env, home=None).home == Path("/srv/my")
+
+
+def test_unsupported_urls_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mysql") as info:
+        Registry.open(tmp_path, db_url="mysql://x/y")
+    assert info.value.field == "db_url"
+    with pytest.raises(ConfigError, match="not supported yet") as info:
+        Registry.open(tmp_path, blobs_url="s3://bucket/prefix")
+    assert info.value.field == "blobs_url"
+
+
+def test_passwords_never_reach_messages(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        Registry.open(tmp_path, db_url="oracle://scott:tiger@db/orcl")
+    assert "tiger" not in str(info.value)
+
+
+def test_cli_flag_env_twins(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--db-url", "mysql://x/y", "status"])
+    assert result.exit_code == 2
+    assert "db_url" in result.stderr
+    result = runner.invoke(cli, ["status", "--json"], env={"MODELYARD_HOME": str(tmp_path)})
+    assert result.exit_code == 0
+    assert str(tmp_path) in result.output
