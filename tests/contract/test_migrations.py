@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from modelyard import Registry
+from modelyard.store.database import MIGRATIONS, SCHEMA_REVISION
 from modelyard.store.schema import metadata
 
 
@@ -14,7 +17,7 @@ def test_migrated_schema_matches_the_declared_one(registry: Registry, db_url: st
     engine = create_engine(db_url)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == SCHEMA_REVISION
         assert compare_metadata(context, metadata) == []
     engine.dispose()
 
@@ -24,3 +27,9 @@ def test_opening_twice_does_not_migrate_again(open_registry) -> None:  # type: i
     first.create_group("g")
     second = open_registry()
     assert second.get_group("g").name == "g"
+
+
+def test_schema_revision_constant_is_the_newest_migration() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_REVISION
