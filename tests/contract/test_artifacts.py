@@ -62,7 +62,8 @@ def test_a_corrupted_blob_is_an_integrity_error_naming_the_file(
 
 def test_fetch_caches_by_manifest_digest(stored: Registry, tmp_path: Path) -> None:
     first = stored.fetch("g@production")
-    assert first.name == stored.get_version("g/1").manifest_digest.removeprefix("sha256:")
+    listing = stored.get_version("g/1").manifest.listing_digest
+    assert first.name == listing.removeprefix("sha256:")
     assert (first / "nested/deep/config.json").read_bytes() == FILES["nested/deep/config.json"]
     _corrupt(tmp_path, FILES["model.bin"])  # a cached fetch no longer reads the blob store
     assert stored.fetch("g/1") == first
@@ -116,3 +117,16 @@ def test_symlink_inside_the_tree_is_stored_as_its_target(
     (art / "alias.bin").symlink_to(art / "real.bin")
     version = registry.register_version("g", art)
     assert [(f.path, f.size) for f in version.manifest.files] == [("alias.bin", 4), ("real.bin", 4)]
+
+
+def test_fetch_of_same_bytes_under_other_names_gets_its_own_files(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
+    registry.create_group("g")
+    registry.register_version("g", make_artifact({"model.bin": b"same"}))
+    registry.register_version("g", make_artifact({"weights.pt": b"same"}))
+    one, two = registry.get_version("g/1"), registry.get_version("g/2")
+    assert one.manifest_digest == two.manifest_digest  # model-signing covers contents only
+    assert registry.fetch("g/1") != registry.fetch("g/2")
+    assert (registry.fetch("g/2") / "weights.pt").read_bytes() == b"same"
+    assert registry.verify_directory("g/2", registry.fetch("g/2")) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 import pytest
 
 from modelyard import Registry, ValidationError
@@ -139,7 +141,8 @@ def test_a_cursor_only_fits_its_own_query(populated: Registry) -> None:
         ("approval_status = 'Maybe'", "not one of"),
         ("created_at > 'yesterday'", "ISO 8601"),
         ("(name = 'a'", "ends too early|syntax error"),
-        ("name = 'a' and and", "syntax error"),
+        ("name = 'a' and and", "ends too early"),
+        ("name = 'a' or or version = 1", "syntax error at column"),
     ],
 )
 def test_malformed_filters_are_validation_errors(
@@ -170,3 +173,21 @@ def test_limit_bounds(populated: Registry) -> None:
         populated.search_versions(None, limit=0)
     with pytest.raises(ValidationError, match="limit"):
         populated.search_versions(None, limit=10_001)
+
+
+def test_like_is_case_sensitive_and_ilike_is_not_on_every_backend(populated: Registry) -> None:
+    assert refs(populated, "name like 'FRAUD%'") == []
+    assert len(refs(populated, "name ilike 'FRAUD%'")) == 5
+
+
+def test_times_with_an_offset_compare_as_utc(populated: Registry) -> None:
+    created = populated.get_version("churn/2").created_at
+    later = created.astimezone(timezone(timedelta(hours=-5))) + timedelta(minutes=30)
+    assert "churn/2" not in refs(populated, f"created_at > '{later.isoformat()}'")
+    earlier = later - timedelta(hours=1)
+    assert "churn/2" in refs(populated, f"created_at > '{earlier.isoformat()}'")
+
+
+def test_versions_without_framework_compare_as_empty(populated: Registry) -> None:
+    assert len(refs(populated, "framework != 'torch'")) == 7
+    assert refs(populated, "framework = ''") == refs(populated, None)

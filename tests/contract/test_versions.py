@@ -236,3 +236,21 @@ def test_reregistering_the_same_alias_target_is_a_conflict(
     registry.set_alias("g", "champion", 1)
     with pytest.raises(ConflictError, match="already points at version 1"):
         registry.set_alias("g", "champion", 1)
+
+
+def test_missing_group_is_named_for_numbered_references(registry: Registry) -> None:
+    with pytest.raises(NotFoundError, match="group 'nope' does not exist"):
+        registry.get_version("nope/1")
+
+
+def test_lineage_depth_is_checked(registry: Registry, make_artifact: MakeArtifact) -> None:
+    registry.create_group("g")
+    registry.register_version("g", make_artifact())
+    with pytest.raises(ValidationError, match="depth: must be") as info:
+        registry.lineage("g/1", depth=0)
+    assert info.value.field == "depth"
+
+
+def test_long_hyphenated_group_names_are_refused(registry: Registry) -> None:
+    with pytest.raises(ValidationError, match="not a valid group name"):
+        registry.create_group("a" + "-" * 70 + "b")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
-from modelyard import ConfigError, Registry
+from modelyard import ConfigError, Registry, StorageError
 from modelyard.cli.main import cli
 from modelyard.config import Settings
 
@@ -59,3 +60,34 @@ def test_cli_flag_env_twins(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["status", "--json"], env={"MODELYARD_HOME": str(tmp_path)})
     assert result.exit_code == 0
     assert str(tmp_path) in result.output
+
+
+def test_unreachable_database_is_a_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot open the metadata database") as info:
+        Registry.open(tmp_path, db_url="postgresql+psycopg://nobody:pw@127.0.0.1:1/x")
+    assert "pw@" not in str(info.value)
+
+
+def test_a_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
+    Registry.open(tmp_path).close()
+    engine = create_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(ConfigError, match="revision '9999'.*upgrade modelyard"):
+        Registry.open(tmp_path)
+
+
+def test_unexpected_errors_are_one_line_in_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(self: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Registry, "summary", explode)
+    monkeypatch.delenv("MODELYARD_DEBUG", raising=False)
+    result = CliRunner().invoke(cli, ["status"], env={"MODELYARD_HOME": str(tmp_path)})
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: internal error: RuntimeError: disk on fire (set MODELYARD_DEBUG=1 for a traceback)"
+    )

@@ -25,12 +25,21 @@ class _Root(click.Group):
         except ModelyardError as error:
             err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
             ctx.exit(exit_code_for(error))
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click reports these itself (usage errors exit 2)
+        except Exception as error:  # the CLI's last line of defence: one line, not a traceback
+            if os.environ.get("MODELYARD_DEBUG"):
+                raise
+            err_console.print(
+                f"[bold red]error:[/] internal error: {type(error).__name__}: {error} "
+                "(set MODELYARD_DEBUG=1 for a traceback)",
+                markup=True,
+                highlight=False,
+            )
+            ctx.exit(1)
 
 
-@click.group(
-    cls=_Root,
-    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "MODELYARD"},
-)
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(path_type=Path),
@@ -50,7 +59,8 @@ class _Root(click.Group):
 def cli(ctx: click.Context, home: Path | None, db_url: str | None, blobs_url: str | None) -> None:
     """modelyard: a model registry and release gate.
 
-    Without --url it works on the embedded store (SQLite + files under --home).
+    It works on the embedded store (SQLite + files under --home) unless --db-url and
+    --blobs-url point elsewhere.
     """
     settings = Settings.from_env(home=home, db_url=db_url, blobs_url=blobs_url)
     state = State(settings)
@@ -73,11 +83,10 @@ _register_commands()
 
 def main() -> None:
     """Console-script entry point."""
-    if os.environ.get("MODELYARD_DEBUG"):
-        cli.main(standalone_mode=True)
-        return
     try:
         cli.main(standalone_mode=True)
     except KeyboardInterrupt:
+        if os.environ.get("MODELYARD_DEBUG"):
+            raise
         err_console.print("interrupted")
         sys.exit(130)

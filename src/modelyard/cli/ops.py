@@ -97,7 +97,7 @@ def audit() -> None:
 
 @audit.command("log")
 @click.option("--resource", help="Only entries for this resource (prefix, e.g. a group name).")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @json_option
 @pass_state
 def audit_log(state: State, resource: str | None, limit: int, as_json: bool) -> None:
@@ -123,7 +123,7 @@ def events() -> None:
 @events.command("list")
 @click.option("--type", "type_", help="Only this event type, e.g. version.created.")
 @click.option("--group", help="Only events of this group.")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @json_option
 @pass_state
 def events_list(

@@ -85,6 +85,16 @@ class Manifest:
         return DIGEST_PREFIX + hasher.hexdigest()
 
     @property
+    def listing_digest(self) -> str:
+        """sha256 over every (path, size, sha256): unlike :attr:`digest` (which, as in
+        model-signing, covers only the file contents in path order) it changes when a file is
+        renamed. Keys local copies such as the fetch cache."""
+        hasher = hashlib.sha256()
+        for entry in self.files:
+            hasher.update(f"{entry.path}\0{entry.size}\0{entry.sha256}\n".encode())
+        return DIGEST_PREFIX + hasher.hexdigest()
+
+    @property
     def total_size(self) -> int:
         return sum(entry.size for entry in self.files)
 

@@ -21,7 +21,7 @@ RESERVED_ALIASES = frozenset({"latest"})
 
 def validate_group_name(name: str, *, field: str = "group") -> str:
     """Return ``name`` if it is a valid group name (SageMaker's ModelPackageGroupName rule)."""
-    if not isinstance(name, str) or not _GROUP_NAME.fullmatch(name):
+    if not isinstance(name, str) or len(name) > 63 or not _GROUP_NAME.fullmatch(name):
         raise ValidationError(
             f"{field}: {name!r} is not a valid group name ({GROUP_NAME_RULE})", field=field
         )

@@ -168,7 +168,8 @@ def _parse_time(text: str, field: Field) -> datetime:
             f"filter: {field} compares with ISO 8601 times like '2026-10-01T12:00Z', got {text!r}",
             field="filter",
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # Stored times are UTC; SQLite compares them as text, so the bound value must be UTC too.
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _unquote(text: str) -> str:
@@ -239,7 +240,9 @@ def parse_filter(text: str | None) -> Node | None:
 
 def _syntax_message(text: str, error: exceptions.UnexpectedInput) -> str:
     column = getattr(error, "column", None)
-    if isinstance(error, exceptions.UnexpectedEOF) or column in (None, -1):
+    token = getattr(error, "token", None)
+    at_end = getattr(token, "type", None) == "$END"
+    if isinstance(error, exceptions.UnexpectedEOF) or at_end or column in (None, -1):
         return f"filter: {text!r} ends too early (an operand or ')' is missing)"
     snippet = text[column - 1 : column + 11]
     return f"filter: syntax error at column {column} near {snippet!r} in {text!r}"

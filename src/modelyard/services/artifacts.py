@@ -50,13 +50,14 @@ class ArtifactService(ServiceBase):
         return version
 
     def fetch(self, ref: str, *, progress: Progress = SILENT) -> Path:
-        """A local directory with the version's files, from a cache keyed by manifest digest.
+        """A local directory with the version's files, from a cache keyed by the manifest's
+        listing (every path, size and sha256).
 
         The first fetch downloads and verifies; later fetches of any reference resolving to
-        the same manifest reuse the directory without touching the blob store.
+        the same files reuse the directory without touching the blob store.
         """
         version = self._load_version(ref)
-        final = self._cache_dir / version.manifest_digest.removeprefix("sha256:")
+        final = self._cache_dir / version.manifest.listing_digest.removeprefix("sha256:")
         if (final / _COMPLETE).is_file():
             return final
         self._cache_dir.mkdir(parents=True, exist_ok=True)

@@ -97,7 +97,11 @@ class ServiceBase:
 
     def _version_id(self, conn: Connection, ref: Reference) -> int:
         if ref.number is not None:
-            return version_id_of(conn, ref.group, ref.number)
+            try:
+                return version_id_of(conn, ref.group, ref.number)
+            except NotFoundError:
+                get_group(conn, ref.group)  # a missing group is reported as such
+                raise
         assert ref.alias is not None
         if ref.alias == "latest":
             latest = get_group(conn, ref.group).latest_version

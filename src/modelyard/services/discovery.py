@@ -52,7 +52,7 @@ class DiscoveryService(ServiceBase):
             raise ValidationError(
                 "direction: must be 'upstream' or 'downstream'", field="direction"
             )
-        depth = check_limit(depth, maximum=MAX_LINEAGE_DEPTH)
+        depth = check_limit(depth, maximum=MAX_LINEAGE_DEPTH, field="depth")
         parsed = self._parse(ref)
         with self._read() as conn:
             start = self._version_id(conn, parsed)

@@ -124,7 +124,7 @@ class GroupService(ServiceBase):
             raise ConflictError(f"group {group.name!r} is archived", field="group")
 
 
-def check_limit(limit: int, *, maximum: int = MAX_PAGE) -> int:
+def check_limit(limit: int, *, maximum: int = MAX_PAGE, field: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
-        raise ValidationError(f"limit: must be a whole number from 1 to {maximum}", field="limit")
+        raise ValidationError(f"{field}: must be a whole number from 1 to {maximum}", field=field)
     return limit

@@ -34,6 +34,8 @@ class Database:
         self.url = url
         try:
             self.engine: Engine = _create_engine(url, echo=echo)
+        except ConfigError:
+            raise
         except Exception as e:  # SQLAlchemy raises several types for a bad URL
             raise ConfigError(f"db_url: cannot use {_redact(url)!r}: {e}", field="db_url") from e
         self.is_sqlite = self.engine.dialect.name == "sqlite"
@@ -63,27 +65,43 @@ class Database:
         Alembic is imported only when there is something to do: it costs ~80 ms of start-up,
         which every CLI call would otherwise pay.
         """
-        if self.schema_revision() == SCHEMA_REVISION:
+        current = self.schema_revision()
+        if current == SCHEMA_REVISION:
             return
         from alembic import command
         from alembic.config import Config
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            if current is not None:
+                ScriptDirectory.from_config(config).get_revision(current)
+        except CommandError:
+            raise ConfigError(
+                f"db_url: the database schema is at revision {current!r}, which this modelyard "
+                f"does not know (it knows up to {SCHEMA_REVISION!r}); upgrade modelyard",
+                field="db_url",
+            ) from None
         with self.transaction(write=True) as conn:
-            if not self.is_sqlite:
-                conn.execute(
-                    text("SELECT pg_advisory_xact_lock(7305101)")
-                )  # one migrator at a time
+            if not self.is_sqlite:  # one migrator at a time when many servers start together
+                conn.execute(text("SELECT pg_advisory_xact_lock(7305101)"))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
     def schema_revision(self) -> str | None:
         """The applied migration, or None for an empty database."""
-        with self.engine.connect() as conn:
-            if not inspect(conn).has_table("alembic_version"):
-                return None
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        try:
+            with self.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError as e:
+            raise StorageError(
+                f"cannot open the metadata database {_redact(self.url)!r}: {_first_line(e)}"
+            ) from e
+        return None if revision is None else str(revision)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -114,6 +132,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA case_sensitive_like=ON")  # LIKE as on PostgreSQL; ILIKE ignores case
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.close()
 

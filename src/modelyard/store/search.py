@@ -11,6 +11,7 @@ from sqlalchemy import (
     and_,
     exists,
     false,
+    func,
     not_,
     or_,
     select,
@@ -35,7 +36,7 @@ _PLAIN_COLUMNS = {
     "approval_status": versions.c.approval_status,
     "created_at": versions.c.created_at,
     "created_by": versions.c.created_by,
-    "framework": versions.c.framework,
+    "framework": func.coalesce(versions.c.framework, ""),  # no framework compares as ""
     "description": versions.c.description,
     "manifest_digest": versions.c.manifest_digest,
 }
