@@ -34,6 +34,8 @@ class Measurement:
     @property
     def verdict(self) -> str:
         ratio = self.ratio
+        if self.target is not None and self.value <= 0 and not self.higher_is_better:
+            return "met (measured 0)"
         if ratio is None:
             return "(no target)"
         return f"{ratio:.2f}x the target" if ratio >= 1 else f"{ratio:.2f}x — MISSED"

@@ -40,8 +40,13 @@ class Plan:
     def sorts(self) -> bool:
         return any("TEMP B-TREE" in line for line in self.lines)
 
+    @property
+    def driver(self) -> str:
+        """The outermost loop: the table (and index range) the query is driven from."""
+        return self.lines[0].strip() if self.lines else ""
+
     def verdict(self) -> str:
-        parts = [f"indexes: {', '.join(self.indexes) or 'none'}"]
+        parts = [f"driven by: {self.driver}", f"indexes: {', '.join(self.indexes) or 'none'}"]
         if self.index_scans:
             parts.append(f"index walks: {len(self.index_scans)}")
         if self.full_scans:
@@ -53,6 +58,7 @@ class Plan:
         return {
             "sql": self.sql,
             "plan": list(self.lines),
+            "driver": self.driver,
             "indexes": self.indexes,
             "full_scans": self.full_scans,
             "index_scans": self.index_scans,

@@ -10,7 +10,8 @@ API-written and bulk-written rows, and the bulk rows are checked to load like re
 
 The data: 20 groups; versions round-robin over them (numbers 1..N/20 per group); metrics
 auc, accuracy, f1, precision, recall uniform in [0, 1); tags team (5 values), dataset
-(20 values), owner (250 values); approval status 80% pending, 15% approved, 5% rejected.
+(20 values), owner (250 values; exactly 10 versions, spread evenly, have owner
+"owner-rare" instead); approval status 80% pending, 15% approved, 5% rejected.
 Not populated: audit log and outbox rows of the bulk versions (no benchmarked query
 reads them).
 """
@@ -43,13 +44,15 @@ from modelyard.store.schema import (
     versions,
 )
 
-DATA_VERSION = 1  # bump when the generated data changes (invalidates reused stores)
+DATA_VERSION = 2  # bump when the generated data changes (invalidates reused stores)
 GROUPS = 20
 TEAMS = ("risk", "growth", "search", "ads", "platform")
 METRICS = ("auc", "accuracy", "f1", "precision", "recall")
 OWNERS = 250
 DATASETS = 20
 ALIASES = ("champion", "production", "staging")
+RARE_OWNER = "owner-rare"  # the owner tag of exactly RARE_COUNT versions, at every scale
+RARE_COUNT = 10
 API_VERSIONS = 200  # registered through register_version after the bulk
 CHUNK = 50_000
 BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -154,8 +157,10 @@ def _bulk_insert(url: str, count: int, manifests: list[Manifest], rng: random.Ra
         with db.transaction() as conn:
             group_ids = dict(conn.execute(select(groups.c.name, groups.c.id)).all())
         ids = [group_ids[group_name(i)] for i in range(GROUPS)]
+        step = max(1, count // RARE_COUNT)
+        rare = set(range(step // 2, count, step)[:RARE_COUNT])
         for first in range(0, count, CHUNK):
-            rows = _rows(range(first, min(count, first + CHUNK)), ids, manifests, rng)
+            rows = _rows(range(first, min(count, first + CHUNK)), ids, manifests, rng, rare)
             with db.transaction() as conn:
                 conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB while loading
                 for table, values in zip(
@@ -174,7 +179,11 @@ def _bulk_insert(url: str, count: int, manifests: list[Manifest], rng: random.Ra
 
 
 def _rows(
-    indexes: range, group_ids: list[int], manifests: list[Manifest], rng: random.Random
+    indexes: range,
+    group_ids: list[int],
+    manifests: list[Manifest],
+    rng: random.Random,
+    rare: set[int],
 ) -> tuple[list[dict[str, Any]], ...]:
     lineage = Lineage().to_dict()
     rows: tuple[list[dict[str, Any]], ...] = ([], [], [], [])
@@ -182,6 +191,8 @@ def _rows(
         version_id = i + 1
         manifest = manifests[i % len(manifests)]
         metrics, tags, status = _attributes(rng)
+        if i in rare:
+            tags["owner"] = RARE_OWNER
         at = BASE_TIME + timedelta(seconds=i)
         rows[0].append(
             {

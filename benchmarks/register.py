@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def _spec(rng: random.Random, i: int) -> tuple[dict[str, float], dict[str, str]]
 
 
 def run_register(workdir: Path, count: int) -> list[Measurement]:
-    reg = Registry.open(workdir / "register-home")
+    home = workdir / "register-home"
+    shutil.rmtree(home, ignore_errors=True)
+    reg = Registry.open(home)
     try:
         reg.create_group("bench-register", tags={"domain": "benchmark"})
         reg.create_group("bench-split", tags={"domain": "benchmark"})
@@ -67,6 +70,8 @@ def run_register(workdir: Path, count: int) -> list[Measurement]:
             metadata.append(time.perf_counter() - middle)
     finally:
         reg.close()
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(workdir / "register-artifact", ignore_errors=True)
 
     rate = count / sum(full)
     return [

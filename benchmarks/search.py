@@ -11,11 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from benchmarks.common import Measurement, log, summary_ms
 from benchmarks.plans import explain_search
 from benchmarks.populate import Store
+from modelyard import Registry
 from modelyard.domain.search import parse_filter, parse_order_by
 from modelyard.store.database import Database
 from modelyard.store.schema import groups, versions
@@ -51,8 +52,14 @@ SHAPES = (
         "metrics.auc desc",
     ),
     Shape(
-        "rare_match",
-        "rare match (~0.01%): metric + tag, order by metric",
+        "rare_tag",
+        "rare tag (10 versions at any scale), order by metric",
+        "tags.owner = 'owner-rare'",
+        "metrics.auc desc",
+    ),
+    Shape(
+        "high_metric",
+        "high metric threshold (auc >= 0.9995) + tag, order by metric",
         "metrics.auc >= 0.9995 and tags.team = 'risk'",
         "metrics.auc desc",
     ),
@@ -120,7 +127,7 @@ def run_search_bench(
     return results, plans
 
 
-def _count(conn: Any, filter_text: str | None) -> int:
+def _count(conn: Connection, filter_text: str | None) -> int:
     query = (
         select(func.count())
         .select_from(versions.join(groups, groups.c.id == versions.c.group_id))
@@ -130,7 +137,7 @@ def _count(conn: Any, filter_text: str | None) -> int:
 
 
 def _time_shape(
-    reg: Any, db: Database, shape: Shape, reps: int, budget_s: float
+    reg: Registry, db: Database, shape: Shape, reps: int, budget_s: float
 ) -> tuple[list[float], list[float]]:
     node, order = parse_filter(shape.filter), parse_order_by(shape.order_by)
     reg.search_versions(shape.filter, order_by=shape.order_by, limit=LIMIT)  # warm-up
@@ -149,7 +156,7 @@ def _time_shape(
 
 
 def _time_pages(
-    reg: Any, shape: Shape, reps: int, budget_s: float
+    reg: Registry, shape: Shape, reps: int, budget_s: float
 ) -> tuple[list[float], list[list[float]]]:
     """Latency of pages 2..PAGES+1, each fetched with the previous page's cursor.
 

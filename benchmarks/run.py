@@ -1,0 +1,216 @@
+"""Run the benchmarks, print a table, write JSON to benchmarks/results/.
+
+    make bench                                    # all, default scales (~2.5 min on 2 vCPUs)
+    make bench BENCH_ARGS="--only search,sqlvariants --curve"   # + 1,000,000 versions (~4 min)
+    python -m benchmarks.run --help
+
+Benchmarks: register (target 1), lookup (2), search (3), sqlvariants (search SQL of today vs
+suggested rewrites; no target), ingest (4). See docs/performance.md for the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Measurement
+from benchmarks.ingest import run_ingest
+from benchmarks.lookup import run_lookup
+from benchmarks.machine import describe, machine_info
+from benchmarks.populate import Store, populated_store
+from benchmarks.register import run_register
+from benchmarks.report import console_report
+from benchmarks.search import SHAPES, run_search_bench
+from benchmarks.sql_variants import run_sql_variants
+
+BENCHMARKS = ("register", "lookup", "search", "sqlvariants", "ingest")
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+CURVE_POINT = 1_000_000
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=(__doc__ or "").split("\n")[0],
+        epilog="--curve adds the 1,000,000-version point to search and sqlvariants.",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"run only these (repeat or comma-separate): {', '.join(BENCHMARKS)}",
+    )
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=100_000,
+        help="versions in the store for the lookup and search targets (100000)",
+    )
+    p.add_argument(
+        "--curve",
+        action="store_true",
+        help=f"add the {CURVE_POINT:,}-version point to the search curve (+~2 min populate)",
+    )
+    p.add_argument(
+        "--search-scales",
+        default=None,
+        metavar="N,N,…",
+        help="search curve points (default: 10000,SCALE, plus 1000000 with --curve)",
+    )
+    p.add_argument(
+        "--shapes",
+        default=None,
+        metavar="KEY,…",
+        help=f"search shapes to run: {', '.join(s.key for s in SHAPES)}",
+    )
+    p.add_argument("--register-count", type=int, default=2000, help="versions registered (2000)")
+    p.add_argument("--lookup-calls", type=int, default=2000, help="calls per lookup kind (2000)")
+    p.add_argument("--search-reps", type=int, default=30, help="runs per search shape (30)")
+    p.add_argument(
+        "--search-budget",
+        type=float,
+        default=15.0,
+        help="seconds per search shape and scale before stopping early (15)",
+    )
+    p.add_argument("--ingest-mib", type=int, default=1024, help="ingested file size (1024)")
+    p.add_argument("--ingest-rounds", type=int, default=3, help="ingest rounds, median (3)")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=RESULTS / "work",
+        help="scratch space for stores and the big file (benchmarks/results/work)",
+    )
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse populated stores left in --workdir by an earlier --keep/--reuse run",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the populated stores afterwards")
+    args = p.parse_args(argv)
+    args.only = {n.strip() for item in args.only for n in item.split(",") if n.strip()}
+    unknown = args.only - set(BENCHMARKS)
+    if unknown:
+        p.error(f"--only: unknown benchmark(s) {', '.join(sorted(unknown))}")
+    if args.search_scales:
+        args.scales = sorted({int(n) for n in args.search_scales.split(",")})
+    else:
+        args.scales = sorted({10_000, args.scale} | ({CURVE_POINT} if args.curve else set()))
+    args.shape_keys = set(args.shapes.split(",")) if args.shapes else None
+    return args
+
+
+class _Session:
+    """The state of one run: what was measured, the populated stores, the search plans."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.measurements: list[Measurement] = []
+        self.plans: dict[str, Any] = {}
+        self.stores: dict[int, Store] = {}
+
+    def store(self, scale: int) -> Store:
+        if scale not in self.stores:
+            self.stores[scale] = populated_store(self.args.workdir, scale, reuse=self.args.reuse)
+        return self.stores[scale]
+
+    def record(self, new: list[Measurement]) -> None:
+        for m in new:
+            print(f"{m.name}: {m.value:,.2f} {m.unit} — {m.verdict}", flush=True)
+        self.measurements.extend(new)
+
+    def run(self, wanted: set[str]) -> None:
+        args = self.args
+        if "register" in wanted:
+            print("\n== register (target 1)", flush=True)
+            self.record(run_register(args.workdir, args.register_count))
+        if "ingest" in wanted:
+            print("\n== ingest (target 4)", flush=True)
+            self.record(run_ingest(args.workdir, args.ingest_mib, args.ingest_rounds))
+        if "lookup" in wanted:
+            print(f"\n== lookup (target 2) at {args.scale:,} versions", flush=True)
+            self.record(run_lookup(self.store(args.scale), args.lookup_calls))
+        if "search" in wanted:
+            for scale in args.scales:
+                print(f"\n== search (target 3) at {scale:,} versions", flush=True)
+                found, plans = run_search_bench(
+                    self.store(scale),
+                    reps=args.search_reps,
+                    budget_s=args.search_budget,
+                    only=args.shape_keys,
+                )
+                self.record(found)
+                self.plans[str(scale)] = plans
+        if "sqlvariants" in wanted:
+            for scale in args.scales:
+                print(f"\n== search SQL, today's vs proposed, at {scale:,} versions", flush=True)
+                self.record(run_sql_variants(self.store(scale), reps=10, budget_s=10.0))
+
+    def cleanup(self) -> None:
+        if not (self.args.keep or self.args.reuse):
+            for s in self.stores.values():
+                shutil.rmtree(s.home, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    machine = machine_info(args.workdir)
+    print(f"machine: {describe(machine)}; modelyard {_git_revision()}", flush=True)
+    started = time.perf_counter()
+    session = _Session(args)
+    try:
+        session.run(args.only or set(BENCHMARKS))
+    finally:
+        session.cleanup()
+    result = {
+        "machine": machine,
+        "revision": _git_revision(),
+        "command": " ".join(["python -m benchmarks.run", *argv]),
+        "elapsed_s": time.perf_counter() - started,
+        "populate": {
+            str(s.scale): {"seconds": s.seconds, "method": s.method}
+            for s in session.stores.values()
+        },
+        "measurements": [m.to_dict() for m in session.measurements],
+        "search_plans": session.plans,
+    }
+    path = _write(result)
+    print()
+    print(console_report(result))
+    print(f"\nresults: {path} (and {RESULTS / 'latest.json'})")
+    return 0
+
+
+def _git_revision() -> str:
+    """The commit measured, with "+dirty" when src/ has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else "?"
+
+    dirty = git("status", "--porcelain", "--", "src")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
+def _write(result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    path = RESULTS / f"bench-{stamp}.json"
+    text = json.dumps(result, indent=2, default=str)
+    path.write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
