@@ -45,6 +45,7 @@ class ServiceBase:
         self._cache_dir = cache_dir
         self.actor = actor
         self._clock = clock
+        self._open_groups: dict[str, float] = {}  # group → when last seen open (monotonic)
 
     def close(self) -> None:
         """Release database connections."""
@@ -106,8 +107,11 @@ class ServiceBase:
         if ref.alias == "latest":
             latest = get_group(conn, ref.group).latest_version
             return version_id_of(conn, ref.group, latest) if latest else self._no_versions(ref)
-        get_group(conn, ref.group)  # a missing group is reported as such, not as a missing alias
-        return version_id_by_alias(conn, ref.group, ref.alias)
+        try:
+            return version_id_by_alias(conn, ref.group, ref.alias)
+        except NotFoundError:
+            get_group(conn, ref.group)  # a missing group is reported as such
+            raise
 
     @staticmethod
     def _no_versions(ref: Reference) -> int:

@@ -108,6 +108,7 @@ class GroupService(ServiceBase):
             group = store.get_group(conn, name)
             self._refuse_archived(group)
             store.update_group(conn, store.group_id_of(conn, name), now=now, archived_at=now)
+            self._open_groups.pop(name, None)
             self._record(
                 conn,
                 action="group.archive",

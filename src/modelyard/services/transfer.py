@@ -95,12 +95,14 @@ def _relative(path: Path, root: Path) -> str:
 
 def _local_file(path: Path, root: Path) -> _LocalFile:
     relative = validate_artifact_path(_relative(path, root), field="artifact")
-    target = path.resolve()
-    if path.is_symlink() and not target.is_relative_to(root):
-        raise ValidationError(
-            f"artifact: {relative!r} is a symlink pointing outside the artifact directory",
-            field="artifact",
-        )
+    target = path
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            raise ValidationError(
+                f"artifact: {relative!r} is a symlink pointing outside the artifact directory",
+                field="artifact",
+            )
     info = target.stat()
     if not stat.S_ISREG(info.st_mode):
         raise ValidationError(f"artifact: {relative!r} is not a regular file", field="artifact")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from modelyard.domain.values import (
     validate_tags,
     validate_text,
 )
-from modelyard.errors import ConflictError, NotFoundError, ValidationError
+from modelyard.errors import NotFoundError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.services.groups import check_limit
 from modelyard.services.transfer import SILENT, Progress, UploadResult, upload_directory
@@ -31,6 +32,7 @@ from modelyard.store import groups as group_store
 from modelyard.store import versions as store
 
 MAX_COMMENT_LENGTH = 4096
+OPEN_GROUP_TTL_S = 5.0
 
 
 class VersionService(ServiceBase):
@@ -71,14 +73,10 @@ class VersionService(ServiceBase):
             description=description,
             model_card=model_card,
         )
-        with self._read() as conn:
-            self._check_group_open(conn, group)
-            self._parent_ids(conn, spec["lineage"])
-        upload = (
-            artifact
-            if isinstance(artifact, UploadResult)
-            else self.upload_artifact(artifact, progress=progress)
-        )
+        if isinstance(artifact, UploadResult):
+            return self._insert(group, artifact.manifest, spec)
+        self._precheck(group, spec["lineage"])
+        upload = self.upload_artifact(artifact, progress=progress)
         return self._insert(group, upload.manifest, spec)
 
     def _insert(self, group: str, manifest: Manifest, spec: dict[str, Any]) -> Version:
@@ -90,10 +88,9 @@ class VersionService(ServiceBase):
             )
         now = self._clock()
         with self._write() as conn:
-            group_id = self._check_group_open(conn, group)
+            group_id, number = group_store.allocate_version_number(conn, group)
             parent_ids = self._parent_ids(conn, spec["lineage"])
-            number = group_store.allocate_version_number(conn, group_id)
-            version_id = store.insert_version(
+            store.insert_version(
                 conn,
                 group_id=group_id,
                 number=number,
@@ -103,7 +100,17 @@ class VersionService(ServiceBase):
                 now=now,
                 **spec,
             )
-            version = store.load_versions(conn, [version_id])[0]
+            # Built in memory rather than read back: a registered version is exactly its input.
+            version = Version(
+                group=group,
+                number=number,
+                manifest=manifest,
+                approval_status=ApprovalStatus.PENDING,
+                created_at=now,
+                created_by=self.actor,
+                updated_at=now,
+                **spec,
+            )
             self._record(
                 conn,
                 action="version.create",
@@ -114,16 +121,25 @@ class VersionService(ServiceBase):
             )
             return version
 
-    def _check_group_open(self, conn: Connection, group: str) -> int:
-        found = group_store.get_group(conn, group)
-        if found.archived:
-            raise ConflictError(
-                f"group {group!r} is archived; it takes no new versions", field="group"
-            )
-        return group_store.group_id_of(conn, group)
+    def _precheck(self, group: str, lineage: Lineage) -> None:
+        """Refuse an unknown or archived group and missing parents before uploading anything.
+
+        The write transaction checks again and decides; this check only spares uploads for
+        registrations bound to fail. A group seen open in the last few seconds is not
+        re-read (a registration loop would otherwise pay a transaction per version).
+        """
+        seen = self._open_groups.get(group)
+        if seen is not None and time.monotonic() - seen < OPEN_GROUP_TTL_S and not lineage.parents:
+            return
+        with self._read() as conn:
+            group_store.open_group_id(conn, group)
+            self._parent_ids(conn, lineage)
+        self._open_groups[group] = time.monotonic()
 
     def _parent_ids(self, conn: Connection, lineage: Lineage) -> list[int]:
         pairs = list(versions_from(lineage.parents))
+        if not pairs:
+            return []
         found = store.group_version_ids(conn, pairs)
         for index, pair in enumerate(pairs):
             if pair not in found:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from modelyard.domain.model import Group
 from modelyard.errors import ConflictError, NotFoundError
@@ -77,16 +77,35 @@ def set_group_tags(conn: Connection, group_id: int, tags: dict[str, str]) -> Non
     replace_pairs(conn, group_tags, "group_id", group_id, tags)
 
 
-def allocate_version_number(conn: Connection, group_id: int) -> int:
-    """The next number, gapless: the row lock (PostgreSQL) or the write lock (SQLite) holds
-    until commit, so concurrent registrants queue and a rollback gives the number back."""
-    number = conn.execute(
-        update(groups)
-        .where(groups.c.id == group_id)
-        .values(latest_version=groups.c.latest_version + 1)
-        .returning(groups.c.latest_version)
-    ).scalar_one()
-    return int(number)
+_ALLOCATE = (
+    update(groups)
+    .where(groups.c.name == bindparam("group_name"), groups.c.archived_at.is_(None))
+    .values(latest_version=groups.c.latest_version + 1)
+    .returning(groups.c.id, groups.c.latest_version)
+)
+
+
+def allocate_version_number(conn: Connection, name: str) -> tuple[int, int]:
+    """(group id, next number) of an open group, gapless: the row lock (PostgreSQL) or the
+    write lock (SQLite) holds until commit, so concurrent registrants queue and a rollback
+    gives the number back. One statement, as it is on every registration's path."""
+    row = conn.execute(_ALLOCATE, {"group_name": name}).first()
+    if row is None:
+        open_group_id(conn, name)  # raises the reason: no such group, or archived
+        raise AssertionError("unreachable: an open group always allocates")
+    return int(row[0]), int(row[1])
+
+
+def open_group_id(conn: Connection, name: str) -> int:
+    """The id of a group that takes new versions; NotFound or Conflict (archived) otherwise."""
+    row = conn.execute(
+        select(groups.c.id, groups.c.archived_at).where(groups.c.name == name)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"group {name!r} does not exist", field="group")
+    if row.archived_at is not None:
+        raise ConflictError(f"group {name!r} is archived; it takes no new versions", field="group")
+    return int(row.id)
 
 
 def _to_group(row: Row[Any], tags: dict[str, str]) -> Group:

@@ -11,6 +11,9 @@ from modelyard.domain.events import Event
 from modelyard.store.rows import utc
 from modelyard.store.schema import audit_log, outbox
 
+_INSERT_AUDIT = insert(audit_log)
+_INSERT_EVENT = insert(outbox)
+
 
 def append_audit(
     conn: Connection,
@@ -22,23 +25,20 @@ def append_audit(
     outcome: str,
     details: dict[str, Any],
 ) -> None:
-    conn.execute(
-        insert(audit_log).values(
-            at=at, actor=actor, action=action, resource=resource, outcome=outcome, details=details
-        )
-    )
+    row = {"at": at, "actor": actor, "action": action, "resource": resource}
+    conn.execute(_INSERT_AUDIT, row | {"outcome": outcome, "details": details})
 
 
 def append_event(conn: Connection, event: Event) -> None:
+    row = {"event_id": event.id, "type": event.type, "subject": event.subject}
     conn.execute(
-        insert(outbox).values(
-            event_id=event.id,
-            type=event.type,
-            subject=event.subject,
-            group_name=event.data["group"],
-            payload=event.to_cloudevent(),
-            created_at=event.time,
-        )
+        _INSERT_EVENT,
+        row
+        | {
+            "group_name": event.data["group"],
+            "payload": event.to_cloudevent(),
+            "created_at": event.time,
+        },
     )
 
 

@@ -7,13 +7,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Row,
+    Text,
+    and_,
+    cast,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from modelyard.domain.approval import ApprovalStatus
 from modelyard.domain.manifest import FileEntry, Manifest, path_order_key
 from modelyard.domain.model import ApprovalDecision, Lineage, Version
 from modelyard.errors import NotFoundError
-from modelyard.store.rows import insert_pairs, load_pairs, replace_pairs, utc
+from modelyard.store.rows import insert_pairs, replace_pairs, utc
 from modelyard.store.schema import (
     aliases,
     approval_decisions,
@@ -28,6 +42,10 @@ from modelyard.store.schema import (
 )
 
 MUTABLE_PAIRS = {"tags": version_tags, "metadata": version_metadata}
+
+
+_INSERT_VERSION = insert(versions)
+_INSERT_FILES = insert(version_files)
 
 
 def insert_version(
@@ -48,25 +66,26 @@ def insert_version(
     actor: str,
     now: datetime,
 ) -> int:
-    version_id: int = conn.execute(
-        insert(versions).values(
-            group_id=group_id,
-            number=number,
-            manifest_digest=manifest.digest,
-            file_count=len(manifest.files),
-            total_size=manifest.total_size,
-            lineage=lineage.to_dict(),
-            framework=framework,
-            description=description,
-            model_card=model_card,
-            approval_status=ApprovalStatus.PENDING.value,
-            created_by=actor,
-            created_at=now,
-            updated_at=now,
-        )
-    ).inserted_primary_key[0]  # type: ignore[index]
+    # Statements are built once (module level) and given plain parameters: on the hot path of
+    # registration, rebuilding them costs more than SQLite spends executing them.
+    row = {
+        "group_id": group_id,
+        "number": number,
+        "manifest_digest": manifest.digest,
+        "file_count": len(manifest.files),
+        "total_size": manifest.total_size,
+        "lineage": lineage.to_dict(),
+        "framework": framework,
+        "description": description,
+        "model_card": model_card,
+        "approval_status": ApprovalStatus.PENDING.value,
+        "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
+    }
+    version_id: int = conn.execute(_INSERT_VERSION, row).inserted_primary_key[0]  # type: ignore[index]
     conn.execute(
-        insert(version_files),
+        _INSERT_FILES,
         [
             {"version_id": version_id, "path": f.path, "size": f.size, "sha256": f.sha256}
             for f in manifest.files
@@ -121,20 +140,16 @@ def load_versions(conn: Connection, ids: Sequence[int]) -> list[Version]:
         )
     }
     files = _load_files(conn, ids)
-    metrics = load_pairs(conn, version_metrics, "version_id", ids)
-    params = load_pairs(conn, version_params, "version_id", ids)
-    tags = load_pairs(conn, version_tags, "version_id", ids)
-    meta = load_pairs(conn, version_metadata, "version_id", ids)
-    alias_names = _load_aliases(conn, ids)
+    pairs = _load_keyed(conn, ids)
     return [
         _to_version(
             rows[i],
             files=files[i],
-            metrics=metrics[i],
-            params=params[i],
-            tags=tags[i],
-            metadata=meta[i],
-            alias_names=alias_names[i],
+            metrics=pairs["metrics"][i],
+            params=pairs["params"][i],
+            tags=pairs["tags"][i],
+            metadata=pairs["metadata"][i],
+            alias_names=list(pairs["aliases"][i]),
         )
         for i in ids
         if i in rows
@@ -149,11 +164,41 @@ def _load_files(conn: Connection, ids: Sequence[int]) -> dict[int, list[FileEntr
     return result
 
 
-def _load_aliases(conn: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
-    result: dict[int, list[str]] = defaultdict(list)
-    query = select(aliases.c.version_id, aliases.c.name).where(aliases.c.version_id.in_(ids))
-    for version_id, name in conn.execute(query.order_by(aliases.c.name)):
-        result[version_id].append(name)
+_KEYED = {
+    "metrics": version_metrics,
+    "params": version_params,
+    "tags": version_tags,
+    "metadata": version_metadata,
+}
+
+
+def _load_keyed(conn: Connection, ids: Sequence[int]) -> dict[str, dict[int, dict[str, Any]]]:
+    """Metrics, params, tags, metadata and alias names of ``ids`` in one round trip
+    (``UNION ALL``; numbers and text travel in separate columns so floats stay exact)."""
+    parts = [
+        select(
+            literal(kind).label("kind"),
+            table.c.version_id,
+            table.c.key,
+            (table.c.value if kind == "metrics" else cast(null(), Float)).label("number"),
+            (cast(null(), Text) if kind == "metrics" else table.c.value).label("text"),
+        ).where(table.c.version_id.in_(ids))
+        for kind, table in _KEYED.items()
+    ]
+    parts.append(
+        select(
+            literal("aliases"),
+            aliases.c.version_id,
+            aliases.c.name,
+            cast(null(), Float),
+            cast(null(), Text),
+        ).where(aliases.c.version_id.in_(ids))
+    )
+    result: dict[str, dict[int, dict[str, Any]]] = {
+        kind: defaultdict(dict) for kind in [*_KEYED, "aliases"]
+    }
+    for kind, version_id, key, number, text in conn.execute(union_all(*parts).order_by("key")):
+        result[kind][version_id][key] = number if kind == "metrics" else text
     return result
 
 
