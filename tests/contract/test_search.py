@@ -191,3 +191,25 @@ def test_times_with_an_offset_compare_as_utc(populated: Registry) -> None:
 def test_versions_without_framework_compare_as_empty(populated: Registry) -> None:
     assert len(refs(populated, "framework != 'torch'")) == 7
     assert refs(populated, "framework = ''") == refs(populated, None)
+
+
+def test_rare_tags_use_the_tag_index_with_the_same_results(populated: Registry) -> None:
+    # no group defines "run", and r4 is rare: compiled as an index lookup
+    assert refs(populated, "tags.run = 'r4'") == ["fraud-detector/5"]
+    assert refs(populated, "tags.run = 'r4' and metrics.auc < 0.8", "metrics.auc desc") == [
+        "fraud-detector/5"
+    ]
+    # groups define "team": the group fallback still applies
+    assert refs(populated, "tags.team = 'growth'") == ["churn/2"]
+
+
+def test_paging_with_a_range_on_the_ordered_metric(populated: Registry) -> None:
+    seen, cursor = [], None
+    while True:
+        page = populated.search_versions(
+            "metrics.auc >= 0.85", order_by="metrics.auc desc", limit=1, cursor=cursor
+        )
+        seen += [v.reference for v in page.items]
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == ["churn/1", "fraud-detector/3", "fraud-detector/4", "fraud-detector/2"]
