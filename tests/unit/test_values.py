@@ -70,3 +70,15 @@ def test_parse_dataset() -> None:
     assert parse_dataset("eval=https://x.example/e.csv").digest is None
     with pytest.raises(ValidationError, match="ROLE=URI"):
         parse_dataset("just-a-uri")
+
+
+def test_container_images_are_pinned_by_digest() -> None:
+    from modelyard.domain.lineage import validate_lineage
+    from modelyard.domain.model import Lineage
+
+    image = "registry.example/train@sha256:" + "0" * 64
+    assert validate_lineage(Lineage(container_image=image)).container_image == image
+    for bad in ["registry.example/train:latest", "img@sha256:zz"]:
+        with pytest.raises(ValidationError) as info:
+            validate_lineage(Lineage(container_image=bad))
+        assert info.value.field == "lineage.container_image"

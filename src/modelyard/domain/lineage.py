@@ -46,6 +46,7 @@ def validate_lineage(lineage: Lineage) -> Lineage:
     parents = _parents(lineage.parents)
     for name in ("code_repo", "code_commit", "python_version", "container_image"):
         _text(getattr(lineage, name), field=f"lineage.{name}")
+    _image(lineage.container_image)
     for index, package in enumerate(lineage.packages):
         _text(package, field=f"lineage.packages[{index}]", required=True)
     return Lineage(
@@ -72,6 +73,20 @@ def _parents(parents: Iterable[str]) -> tuple[str, ...]:
         if str(ref) not in result:
             result.append(str(ref))
     return tuple(result)
+
+
+def _image(reference: str | None) -> None:
+    """A container image is pinned by digest (``repo@sha256:…``): a tag can move."""
+    if reference is None:
+        return
+    _, at, digest = reference.rpartition("@")
+    if not at:
+        raise ValidationError(
+            f"lineage.container_image: {reference!r} must be pinned by digest, "
+            "e.g. registry.example/train@sha256:…",
+            field="lineage.container_image",
+        )
+    validate_sha256(digest, field="lineage.container_image")
 
 
 def _text(value: object, *, field: str, required: bool = False) -> None:
