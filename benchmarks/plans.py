@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.domain.search import parse_filter, parse_order_by
-from modelyard.store.search import search_query
+from modelyard.store.search import rare_tag_comparisons, search_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +77,12 @@ def explain_search(
 ) -> Plan:
     """The plan of the id query ``search_versions`` runs (the page of ``limit + 1`` rows).
 
-    Explained with bound parameters, as it runs: SQLite plans literals differently (with
-    literals it finds an index range for the keyset condition, with parameters it does not).
+    Explained with bound parameters, as it runs (SQLite may plan literals differently), and
+    with the rare-tag choice ``run_search`` makes for this filter on this data.
     """
-    query = search_query(parse_filter(filter_text), parse_order_by(order_by), after, limit + 1)
+    node = parse_filter(filter_text)
+    rare = rare_tag_comparisons(conn, node)  # as run_search decides it, on this data
+    query = search_query(node, parse_order_by(order_by), after, limit + 1, rare)
     readable = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
     compiled = query.compile(conn)
     params = tuple(compiled.params[name] for name in compiled.positiontup or ())

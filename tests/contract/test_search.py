@@ -213,3 +213,25 @@ def test_paging_with_a_range_on_the_ordered_metric(populated: Registry) -> None:
         if not (cursor := page.next_cursor):
             break
     assert seen == ["churn/1", "fraud-detector/3", "fraud-detector/4", "fraud-detector/2"]
+
+
+def test_only_equality_on_a_rare_tag_becomes_a_lookup(populated: Registry) -> None:
+    assert refs(populated, "tags.run = 'r4' and tags.run != 'r4'") == []
+    assert refs(populated, "tags.run = 'r4' and not tags.run = 'r4'") == []
+    assert refs(populated, "tags.run = 'r4' and tags.run like 'r%'") == ["fraud-detector/5"]
+    assert refs(populated, "tags.run = 'r4' or tags.run like 'R%'") == ["fraud-detector/5"]
+
+
+def test_a_pushed_down_range_still_means_what_it_says(populated: Registry) -> None:
+    order = "metrics.auc desc"
+    assert refs(populated, "metrics.auc >= 0.9 and not metrics.auc >= 0.9", order) == []
+    assert refs(populated, "metrics.auc > 0.92 and (metrics.auc > 0.92 or version = 1)", order) == [
+        "churn/1",
+        "fraud-detector/3",
+        "fraud-detector/4",
+    ]
+    assert refs(populated, "metrics.auc < 0.85 or metrics.auc > 0.98", order) == [
+        "churn/1",
+        "fraud-detector/1",
+        "fraud-detector/5",
+    ]

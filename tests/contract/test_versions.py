@@ -254,3 +254,16 @@ def test_lineage_depth_is_checked(registry: Registry, make_artifact: MakeArtifac
 def test_long_hyphenated_group_names_are_refused(registry: Registry) -> None:
     with pytest.raises(ValidationError, match="not a valid group name"):
         registry.create_group("a" + "-" * 70 + "b")
+
+
+def test_registered_version_equals_its_reread_key_order_included(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
+    registry.create_group("g")
+    registered = registry.register_version(
+        "g", make_artifact(), metrics={"z": 1, "a": 2}, tags={"y": "1", "b": "2"}
+    )
+    again = registry.get_version("g/1")
+    assert list(registered.metrics) == list(again.metrics) == ["a", "z"]
+    assert list(registered.tags) == list(again.tags) == ["b", "y"]
+    assert registered.to_dict() == again.to_dict()

@@ -308,12 +308,12 @@ def _validate_spec(group: str, **fields: Any) -> dict[str, Any]:
     if framework is not None:
         validate_text(framework, field="framework", max_length=255)
     return {
-        "metrics": validate_metrics(dict(fields["metrics"] or {})),
-        "params": validate_params(dict(fields["params"] or {})),
+        "metrics": _sorted(validate_metrics(dict(fields["metrics"] or {}))),
+        "params": _sorted(validate_params(dict(fields["params"] or {}))),
         "lineage": validate_lineage(fields["lineage"] or Lineage()),
         "framework": framework or None,
-        "tags": validate_tags(dict(fields["tags"] or {})),
-        "metadata": validate_metadata(dict(fields["metadata"] or {})),
+        "tags": _sorted(validate_tags(dict(fields["tags"] or {}))),
+        "metadata": _sorted(validate_metadata(dict(fields["metadata"] or {}))),
         "description": validate_text(
             fields["description"], field="description", max_length=MAX_DESCRIPTION_LENGTH
         ),
@@ -321,6 +321,11 @@ def _validate_spec(group: str, **fields: Any) -> dict[str, Any]:
             fields["model_card"], field="model_card", max_length=MAX_MODEL_CARD_LENGTH
         ),
     }
+
+
+def _sorted(values: dict[str, Any]) -> dict[str, Any]:
+    """Keys in the order the store returns them, so a registered version equals its re-read."""
+    return dict(sorted(values.items()))
 
 
 def _event_data(version: Version) -> dict[str, Any]:

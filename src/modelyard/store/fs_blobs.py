@@ -64,7 +64,9 @@ class FilesystemBlobStore:
         final = self.path_of(digest)
         if final.is_file():
             return False  # already stored: deduplicated
-        final.parent.mkdir(exist_ok=True)
+        if not final.parent.is_dir():
+            final.parent.mkdir(exist_ok=True)
+            _fsync_dir(self._objects)  # the new shard directory's own entry
         os.chmod(tmp, 0o444)
         os.replace(tmp, final)
         _fsync_dir(final.parent)

@@ -65,19 +65,30 @@ RARE_TAG_ROWS = 1000
 
 
 def compile_filter(
-    node: Node | None, rare_tags: frozenset[tuple[str, str]] = frozenset()
+    node: Node | None,
+    rare_tags: frozenset[tuple[str, str]] = frozenset(),
+    enforced: frozenset[Comparison] = frozenset(),
 ) -> ColumnElement[bool]:
     """The WHERE clause of ``node``. ``rare_tags`` are ``tags.K = 'V'`` comparisons that may
-    be compiled as an index lookup (see :func:`rare_tag_comparisons`)."""
+    be compiled as an index lookup (see :func:`rare_tag_comparisons`); ``enforced`` ones hold
+    for every row the query's joins produce, wherever they appear, so they compile to TRUE."""
     if node is None:
         return true()
     if isinstance(node, And):
-        return and_(*(compile_filter(n, rare_tags) for n in node.items))
+        return and_(*(compile_filter(n, rare_tags, enforced) for n in node.items))
     if isinstance(node, Or):
-        return or_(*(compile_filter(n, rare_tags) for n in node.items))
+        return or_(*(compile_filter(n, rare_tags, enforced) for n in node.items))
     if isinstance(node, Not):
-        return not_(compile_filter(node.item, rare_tags))
-    if node.field.kind == "tags" and (node.field.key, node.value) in rare_tags:
+        return not_(compile_filter(node.item, rare_tags, enforced))
+    return _leaf(node, rare_tags, enforced)
+
+
+def _leaf(
+    node: Comparison, rare_tags: frozenset[tuple[str, str]], enforced: frozenset[Comparison]
+) -> ColumnElement[bool]:
+    if node in enforced:  # true for every row the joins let through (see _ordered_columns)
+        return true()
+    if node.field.kind == "tags" and node.op == "=" and (node.field.key, node.value) in rare_tags:
         return versions.c.id.in_(
             select(version_tags.c.version_id).where(
                 version_tags.c.key == node.field.key, version_tags.c.value == node.value
@@ -174,8 +185,8 @@ def search_query(
     rare_tags: frozenset[tuple[str, str]] = frozenset(),
 ) -> Select[Any]:
     """SELECT version id + sort values, filtered, ordered, after the cursor, limited."""
-    columns, query = _ordered_columns(order, _conjuncts(node))
-    query = query.where(compile_filter(node, rare_tags))
+    columns, query, enforced = _ordered_columns(order, _conjuncts(node))
+    query = query.where(compile_filter(node, rare_tags, enforced))
     if after is not None:
         query = query.where(_after(columns, after))
     ordering = [c.desc() if desc else c.asc() for c, desc in columns]
@@ -187,19 +198,20 @@ _RANGE_OPS = frozenset({"=", "<", "<=", ">", ">="})
 
 def _ordered_columns(
     order: tuple[OrderKey, ...], required: list[Comparison]
-) -> tuple[list[tuple[Any, bool]], Select[Any]]:
+) -> tuple[list[tuple[Any, bool]], Select[Any], frozenset[Comparison]]:
+    """The sort columns, the query joining what they need, and the required comparisons
+    those joins already enforce."""
     query_from = versions.join(groups, groups.c.id == versions.c.group_id)
     columns: list[tuple[Any, bool]] = []
+    enforced: set[Comparison] = set()
     for index, key in enumerate(order):
         if key.field.kind == "metrics":
             metric = version_metrics.alias(f"order_metric_{index}")
             # A required range on the same metric is repeated on the join, so the index walk
             # that yields the order also skips the rows outside the range.
-            ranges = [
-                _apply(metric.c.value, c.op, c.value)
-                for c in required
-                if c.field == key.field and c.op in _RANGE_OPS
-            ]
+            pushed = [c for c in required if c.field == key.field and c.op in _RANGE_OPS]
+            enforced.update(pushed)
+            ranges = [_apply(metric.c.value, c.op, c.value) for c in pushed]
             query_from = query_from.join(
                 metric,
                 and_(metric.c.version_id == versions.c.id, metric.c.key == key.field.key, *ranges),
@@ -210,7 +222,7 @@ def _ordered_columns(
     tie_descending = columns[-1][1] if columns else True
     columns.append((versions.c.id, tie_descending))
     query = select(*(c for c, _ in columns)).select_from(query_from)
-    return columns, query
+    return columns, query, frozenset(enforced)
 
 
 def _after(columns: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
