@@ -99,3 +99,19 @@ def test_racing_group_creations_give_one_group_and_conflicts(
         outcomes = sorted(pool.map(create, registries))
     assert outcomes == ["conflict", "conflict", "conflict", "created"]
     assert len(registries[0].list_events(type="group.created")) == 1
+
+
+def test_threads_sharing_one_registry_get_gapless_numbers(
+    registry: Registry, tmp_path: Path
+) -> None:
+    registry.create_group("g")
+    (tmp_path / "art").mkdir()
+    (tmp_path / "art" / "m.bin").write_bytes(b"m")
+    upload = registry.upload_artifact(tmp_path / "art")
+
+    def work(_: int) -> list[int]:
+        return [registry.register_version("g", upload).number for _ in range(25)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        numbers = [n for batch in pool.map(work, range(4)) for n in batch]
+    assert sorted(numbers) == list(range(1, 101))

@@ -10,7 +10,7 @@ from modelyard.cli.state import State, pass_state
 QUICKSTART = """\
 modelyard is ready: {location}
 
-Try it:
+Try it (from a source checkout, put the CLI on your PATH first: . .venv/bin/activate):
   mkdir -p model_dir && echo demo > model_dir/weights.bin
   modelyard group create fraud-detector --description "card fraud scorer" --tag team=risk
   modelyard version register fraud-detector ./model_dir --metric auc=0.91
