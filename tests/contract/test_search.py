@@ -235,3 +235,26 @@ def test_a_pushed_down_range_still_means_what_it_says(populated: Registry) -> No
         "fraud-detector/1",
         "fraud-detector/5",
     ]
+
+
+def test_a_rare_tag_driving_the_query_pages_like_any_other(
+    registry: Registry, make_artifact: MakeArtifact
+) -> None:
+    registry.create_group("g")
+    for i, auc in enumerate([0.5, 0.9, 0.7, 0.8]):
+        tags = {"batch": "b1"} if i != 3 else {"batch": "b2"}
+        registry.register_version("g", make_artifact(), metrics={"auc": auc}, tags=tags)
+    for order, expected in [
+        ("metrics.auc desc", ["g/2", "g/3", "g/1"]),
+        (None, ["g/3", "g/2", "g/1"]),
+        ("version asc", ["g/1", "g/2", "g/3"]),
+    ]:
+        seen, cursor = [], None
+        while True:
+            page = registry.search_versions(
+                "tags.batch = 'b1'", order_by=order, limit=1, cursor=cursor
+            )
+            seen += [v.reference for v in page.items]
+            if not (cursor := page.next_cursor):
+                break
+        assert seen == expected, order

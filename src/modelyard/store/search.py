@@ -17,6 +17,9 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import Join
 
 from modelyard.domain.search import And, Comparison, Field, Node, Not, Or, OrderKey
 from modelyard.store.schema import (
@@ -60,8 +63,30 @@ def _apply(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     return result
 
 
-#: a tag value held by fewer versions than this is looked up through its index first
-RARE_TAG_ROWS = 1000
+#: a tag value held by fewer versions than this (1% of the store, at least 1,000, at most
+#: 20,000) drives the query from the tag index; above it, walking the sort order is faster
+RARE_TAG_MIN_ROWS, RARE_TAG_MAX_ROWS = 1000, 20_000
+
+
+class DrivingJoin(Join):
+    """``left JOIN right`` that keeps ``left`` as the outer loop: SQLite's ``CROSS JOIN``
+    (its documented way to fix the join order); an ordinary join elsewhere."""
+
+    inherit_cache = True
+
+
+@compiles(DrivingJoin, "sqlite")
+def _driving_join_sqlite(join: DrivingJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(join.left, **kw)
+    right = compiler.process(join.right, **kw)
+    assert join.onclause is not None  # always built with one
+    return f"{left} CROSS JOIN {right} ON {compiler.process(join.onclause, **kw)}"
+
+
+@compiles(DrivingJoin)
+def _driving_join(join: DrivingJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.visit_join(join, **kw))  # type: ignore[no-untyped-call]
 
 
 def compile_filter(
@@ -114,17 +139,22 @@ def rare_tag_comparisons(conn: Connection, node: Node | None) -> frozenset[tuple
     K (so the version's own tag decides) and V is rare, ``id IN (tag lookup)`` is equivalent
     and fast; for common values the probing plan stays, as it is the faster one there.
     """
-    found = set()
-    for comparison in _conjuncts(node):
-        if comparison.field.kind != "tags" or comparison.op != "=":
-            continue
+    found: set[tuple[str, str]] = set()
+    tag_equalities = [c for c in _conjuncts(node) if c.field.kind == "tags" and c.op == "="]
+    threshold = _rare_threshold(conn) if tag_equalities else 0
+    for comparison in tag_equalities:
         key, value = comparison.field.key, comparison.value
         group_defines = conn.execute(
             select(group_tags.c.key).where(group_tags.c.key == key).limit(1)
         ).first()
-        if group_defines is None and _count_upto(conn, key, value, RARE_TAG_ROWS) < RARE_TAG_ROWS:
+        if group_defines is None and _count_upto(conn, key, value, threshold) < threshold:
             found.add((str(key), str(value)))
     return frozenset(found)
+
+
+def _rare_threshold(conn: Connection) -> int:
+    newest = conn.execute(select(func.max(versions.c.id))).scalar() or 0  # O(1), ≈ store size
+    return int(min(RARE_TAG_MAX_ROWS, max(RARE_TAG_MIN_ROWS, newest // 100)))
 
 
 def _count_upto(conn: Connection, key: object, value: object, limit: int) -> int:
@@ -185,7 +215,16 @@ def search_query(
     rare_tags: frozenset[tuple[str, str]] = frozenset(),
 ) -> Select[Any]:
     """SELECT version id + sort values, filtered, ordered, after the cursor, limited."""
-    columns, query, enforced = _ordered_columns(order, _conjuncts(node))
+    required = _conjuncts(node)
+    driver = next(
+        (
+            c
+            for c in required
+            if c.field.kind == "tags" and c.op == "=" and (c.field.key, c.value) in rare_tags
+        ),
+        None,
+    )
+    columns, query, enforced = _ordered_columns(order, required, driver)
     query = query.where(compile_filter(node, rare_tags, enforced))
     if after is not None:
         query = query.where(_after(columns, after))
@@ -197,13 +236,26 @@ _RANGE_OPS = frozenset({"=", "<", "<=", ">", ">="})
 
 
 def _ordered_columns(
-    order: tuple[OrderKey, ...], required: list[Comparison]
+    order: tuple[OrderKey, ...], required: list[Comparison], driver: Comparison | None
 ) -> tuple[list[tuple[Any, bool]], Select[Any], frozenset[Comparison]]:
     """The sort columns, the query joining what they need, and the required comparisons
-    those joins already enforce."""
-    query_from = versions.join(groups, groups.c.id == versions.c.group_id)
-    columns: list[tuple[Any, bool]] = []
+    those joins already enforce. A rare ``driver`` tag becomes the outer loop."""
     enforced: set[Comparison] = set()
+    start: Any = versions
+    if driver is not None:
+        tag = version_tags.alias("driving_tag")
+        start = DrivingJoin(
+            tag,
+            versions,
+            and_(
+                versions.c.id == tag.c.version_id,
+                tag.c.key == driver.field.key,
+                tag.c.value == driver.value,
+            ),
+        )
+        enforced.add(driver)
+    query_from = start.join(groups, groups.c.id == versions.c.group_id)
+    columns: list[tuple[Any, bool]] = []
     for index, key in enumerate(order):
         if key.field.kind == "metrics":
             metric = version_metrics.alias(f"order_metric_{index}")
