@@ -8,7 +8,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from modelyard.domain.model import AliasMove
 from modelyard.store.rows import utc
-from modelyard.store.schema import alias_history, aliases, groups, versions
+from modelyard.store.schema import alias_history, aliases, versions
 
 
 def current_alias(conn: Connection, group_id: int, name: str) -> int | None:
@@ -89,7 +89,3 @@ def list_aliases(conn: Connection, group_id: int) -> dict[str, int]:
         .order_by(aliases.c.name)
     )
     return {name: number for name, number in conn.execute(query)}
-
-
-def group_name_of(conn: Connection, group_id: int) -> str:
-    return str(conn.execute(select(groups.c.name).where(groups.c.id == group_id)).scalar_one())

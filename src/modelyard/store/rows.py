@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,8 +46,3 @@ def load_pairs(
         for owner_id, key, value in conn.execute(query.order_by(table.c.key)):
             result[owner_id][key] = value
     return result
-
-
-def chunked(values: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
