@@ -130,3 +130,14 @@ def test_fetch_of_same_bytes_under_other_names_gets_its_own_files(
     assert registry.fetch("g/1") != registry.fetch("g/2")
     assert (registry.fetch("g/2") / "weights.pt").read_bytes() == b"same"
     assert registry.verify_directory("g/2", registry.fetch("g/2")) == []
+
+
+def test_concurrent_fetches_agree(stored: Registry) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        paths = list(pool.map(lambda _: stored.fetch("g/1"), range(8)))
+    assert len(set(paths)) == 1
+    assert (paths[0] / "model.bin").read_bytes() == FILES["model.bin"]
+    leftovers = [p for p in paths[0].parent.iterdir() if p.name.startswith(".fetch-")]
+    assert leftovers == []
