@@ -69,18 +69,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 OpenRegistry = Callable[..., Registry]
+MEMBER_ROLES = ("contributor", "approver", "deployer")
 
 
 @pytest.fixture
 def open_registry(db_url: str, tmp_path: Path) -> Iterator[OpenRegistry]:
-    """Open (more) registries on the same stores, e.g. ``open_registry(actor="bob")``."""
+    """Open (more) registries on the same stores, e.g. ``open_registry(actor="bob")``.
+
+    A principal other than ``local`` is created on first use with ``roles`` on every group
+    (by default contributor, approver and deployer: everything but admin).
+    """
     opened: list[Registry] = []
 
-    def open_(actor: str = "local") -> Registry:
+    def open_(actor: str = "local", roles: tuple[str, ...] = MEMBER_ROLES) -> Registry:
         reg = Registry.open(
             tmp_path / "home", db_url=db_url, blobs_url=f"file://{tmp_path / 'blobs'}", actor=actor
         )
         opened.append(reg)
+        if actor != "local":
+            admin = reg.acting_as("local")
+            if actor not in {p.name for p in admin.list_principals()}:
+                admin.create_principal(actor)
+                for role in roles:
+                    admin.grant(actor, role, groups="*")
         return reg
 
     yield open_

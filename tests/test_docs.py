@@ -192,8 +192,10 @@ def build_example_registry(home: Path) -> Registry:
         (directory / "model.bin").write_bytes(name.encode())
         return directory
 
-    registry.create_group("fraud-detector", tags={"team": "risk", "tier": "1"})
-    registry.create_group("churn-model", tags={"team": "growth"})
+    registry.create_group(
+        "fraud-detector", tags={"team": "risk", "tier": "1"}, allow_self_approval=True
+    )
+    registry.create_group("churn-model", tags={"team": "growth"}, allow_self_approval=True)
     registry.register_version(
         "fraud-detector",
         artifact("f1"),

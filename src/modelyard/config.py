@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from modelyard.errors import ConfigError
@@ -20,6 +20,14 @@ class Settings:
     blobs_url: str | None = None  # default: file://HOME/blobs
     cache_dir: Path | None = None  # default: HOME/cache (fetch cache)
     actor: str = "local"  # the principal local mode acts as
+    audit_key_file: Path | None = None  # default: HOME/keys/audit-ed25519.pem
+    url: str | None = None  # remote mode: the server's URL (the CLI then uses the client)
+    token: str | None = field(default=None, repr=False)  # remote mode: the API token
+    host: str = "127.0.0.1"  # `modelyard server` binds here
+    port: int = 8080
+    workers: int = 1  # server processes
+    max_blob_bytes: int = 64 * 2**30  # largest single file the server accepts (64 GiB)
+    checkpoint_interval: int = 60  # seconds between signed audit checkpoints (server)
 
     @property
     def resolved_db_url(self) -> str:
@@ -39,27 +47,41 @@ class Settings:
     def resolved_cache_dir(self) -> Path:
         return self.cache_dir or self.home.resolve() / "cache"
 
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.home.resolve() / "keys" / "audit-ed25519.pem"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Read ``MODELYARD_*`` variables, then apply non-None ``overrides``."""
         env = os.environ if environ is None else environ
         settings = cls()
         values: dict[str, object] = {}
-        for name, convert in (
-            ("home", Path),
-            ("db_url", str),
-            ("blobs_url", str),
-            ("cache_dir", Path),
-            ("actor", str),
-        ):
+        for name in cls.__dataclass_fields__:
             raw = env.get(f"MODELYARD_{name.upper()}")
             if raw:
-                values[name] = convert(raw)
+                values[name] = _convert(name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - {f for f in cls.__dataclass_fields__}
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in ("home", "cache_dir"):
+        for name in ("home", "cache_dir", "audit_key_file"):
             if isinstance(values.get(name), str):
                 values[name] = Path(str(values[name]))
         return replace(settings, **values)  # type: ignore[arg-type]
+
+
+_PATHS = {"home", "cache_dir", "audit_key_file"}
+_POSITIVE_INTS = {"port", "workers", "max_blob_bytes", "checkpoint_interval"}
+
+
+def _convert(name: str, raw: str) -> object:
+    if name in _PATHS:
+        return Path(raw)
+    if name in _POSITIVE_INTS:
+        if not raw.isdigit() or int(raw) <= 0:
+            raise ConfigError(
+                f"MODELYARD_{name.upper()}: {raw!r} is not a positive whole number", field=name
+            )
+        return int(raw)
+    return raw

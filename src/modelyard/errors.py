@@ -9,6 +9,7 @@ status code in one place::
     ├── ConfigError                     exit 2   bad settings
     ├── NotFoundError                   exit 3   unknown group, version, alias, blob
     ├── PermissionDeniedError           exit 4   the caller may not do this
+    │   └── AuthenticationError         exit 4   no, unknown, expired or revoked token
     ├── ConflictError                   exit 5   the state does not allow it (exists, busy)
     │   └── InvalidTransitionError      exit 5   a state machine refused the move
     ├── IntegrityError                  exit 1   stored bytes do not match their digest
@@ -18,6 +19,7 @@ status code in one place::
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "ConfigError",
     "ConflictError",
     "IntegrityError",
@@ -70,6 +72,12 @@ class PermissionDeniedError(ModelyardError):
     """The caller is not allowed to do this."""
 
     code = "permission_denied"
+
+
+class AuthenticationError(PermissionDeniedError):
+    """The caller could not be identified: no token, or an unknown, expired or revoked one."""
+
+    code = "unauthenticated"
 
 
 class ConflictError(ModelyardError):

@@ -6,15 +6,25 @@ from pathlib import Path
 
 from modelyard.bootstrap import open_stores
 from modelyard.config import Settings
+from modelyard.services.access import LOCAL_PRINCIPAL, AccessService
 from modelyard.services.aliases import AliasService
 from modelyard.services.artifacts import ArtifactService
+from modelyard.services.audit import AuditService
 from modelyard.services.base import Clock, utc_now
 from modelyard.services.discovery import DiscoveryService
 from modelyard.services.groups import GroupService
 from modelyard.services.versions import VersionService
 
 
-class Registry(GroupService, VersionService, AliasService, DiscoveryService, ArtifactService):
+class Registry(
+    GroupService,
+    VersionService,
+    AliasService,
+    DiscoveryService,
+    ArtifactService,
+    AccessService,
+    AuditService,
+):
     """The modelyard Python API in local mode.
 
     >>> reg = Registry.open()                      # ./.modelyard or $MODELYARD_HOME
@@ -34,7 +44,12 @@ class Registry(GroupService, VersionService, AliasService, DiscoveryService, Art
         settings: Settings | None = None,
         clock: Clock = utc_now,
     ) -> Registry:
-        """Open (creating and migrating if needed) the store described by the settings."""
+        """Open (creating and migrating if needed) the store described by the settings.
+
+        Local mode acts as ``settings.actor``: the principal ``local`` (created on first
+        open with ``admin`` on every group) unless told otherwise; it is bound by the same
+        rules as everyone else, separation of duties included.
+        """
         settings = settings or Settings.from_env(
             home=Path(home) if home is not None else None,
             db_url=db_url,
@@ -42,10 +57,13 @@ class Registry(GroupService, VersionService, AliasService, DiscoveryService, Art
             actor=actor,
         )
         stores = open_stores(settings)
-        return cls(
+        registry = cls(
             db=stores.db,
             blobs=stores.blobs,
             cache_dir=stores.cache_dir,
             actor=settings.actor,
             clock=clock,
+            audit_key_file=settings.resolved_audit_key_file,
         )
+        registry.ensure_admin(LOCAL_PRINCIPAL)
+        return registry

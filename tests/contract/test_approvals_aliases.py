@@ -8,6 +8,7 @@ from modelyard import (
     ConflictError,
     InvalidTransitionError,
     NotFoundError,
+    PermissionDeniedError,
     Registry,
     ValidationError,
 )
@@ -39,11 +40,93 @@ def test_approve_then_reject_records_each_decision(
     assert events[0]["subject"] == "g/1"
 
 
-def test_same_decision_twice_is_refused(one_version: Registry) -> None:
-    one_version.approve_version("g/1")
+def test_same_decision_twice_is_refused(open_registry: OpenRegistry, one_version: Registry) -> None:
+    alice = open_registry(actor="alice")
+    alice.approve_version("g/1")
     with pytest.raises(InvalidTransitionError, match="already Approved"):
-        one_version.approve_version("g/1")
+        alice.approve_version("g/1")
     assert len(one_version.approval_history("g/1")) == 1
+
+
+def test_registrant_cannot_approve_own_version_but_a_second_approver_can(
+    open_registry: OpenRegistry, registry: Registry, make_artifact: MakeArtifact
+) -> None:
+    registry.create_group("g")
+    alice = open_registry(actor="alice")
+    alice.register_version("g", make_artifact())
+    with pytest.raises(PermissionDeniedError, match="separation of duties") as info:
+        alice.approve_version("g/1", comment="mine")
+    assert info.value.field == "principal"
+    assert registry.get_version("g/1").approval_status.value == "PendingManualApproval"
+    assert registry.approval_history("g/1") == []
+    bob = open_registry(actor="bob")
+    assert bob.approve_version("g/1", comment="reviewed").approval_status.value == "Approved"
+    denied, allowed = (
+        [e for e in registry.audit_log(resource="g/1") if e.action == action][0]
+        for action in ("version.approve", "version.decide")
+    )
+    assert (denied.actor, denied.outcome) == ("alice", "denied")
+    assert "separation of duties" in denied.details["reason"]
+    assert (allowed.actor, allowed.outcome) == ("bob", "allowed")
+    assert registry.verify_audit().ok
+
+
+def test_the_registrant_may_reject_their_own_version(
+    open_registry: OpenRegistry, registry: Registry, make_artifact: MakeArtifact
+) -> None:
+    registry.create_group("g")
+    alice = open_registry(actor="alice")
+    alice.register_version("g", make_artifact())
+    assert alice.reject_version("g/1", comment="bad run").approval_status.value == "Rejected"
+
+
+def test_local_mode_is_bound_by_separation_of_duties(one_version: Registry) -> None:
+    with pytest.raises(PermissionDeniedError, match="separation of duties"):
+        one_version.approve_version("g/1")
+
+
+def test_an_admin_may_self_approve_only_by_breaking_glass(one_version: Registry) -> None:
+    with pytest.raises(ValidationError, match="needs a reason"):
+        one_version.approve_version("g/1", break_glass="  ")
+    version = one_version.approve_version("g/1", comment="hotfix", break_glass="incident 42")
+    assert version.approval_status.value == "Approved"
+    (decision,) = one_version.approval_history("g/1")
+    assert decision.break_glass_reason == "incident 42"
+    event = one_version.list_events(type="version.approval_changed")[0]
+    assert event["data"]["break_glass"] == {"reason": "incident 42"}
+    entry = next(e for e in one_version.audit_log() if e.action == "version.decide")
+    assert entry.details["break_glass"] == {"reason": "incident 42"}
+
+
+def test_a_non_admin_cannot_break_glass(
+    open_registry: OpenRegistry, registry: Registry, make_artifact: MakeArtifact
+) -> None:
+    registry.create_group("g")
+    alice = open_registry(actor="alice")
+    alice.register_version("g", make_artifact())
+    with pytest.raises(PermissionDeniedError, match=r"group\.configure"):
+        alice.approve_version("g/1", break_glass="I insist")
+    assert registry.get_version("g/1").approval_status.value == "PendingManualApproval"
+
+
+def test_groups_allowing_self_approval_and_changing_it_is_admin_only_and_audited(
+    open_registry: OpenRegistry, registry: Registry, make_artifact: MakeArtifact
+) -> None:
+    solo = registry.create_group("solo", allow_self_approval=True)
+    assert solo.allow_self_approval
+    registry.register_version("solo", make_artifact())
+    assert registry.approve_version("solo/1").approval_status.value == "Approved"
+    alice = open_registry(actor="alice")
+    with pytest.raises(PermissionDeniedError, match="group.configure"):
+        alice.update_group("solo", allow_self_approval=False)
+    with pytest.raises(PermissionDeniedError, match="group.configure"):
+        alice.create_group("team-solo", allow_self_approval=True)
+    updated = registry.update_group("solo", allow_self_approval=False)
+    assert not updated.allow_self_approval
+    entry = registry.audit_log(group="solo", limit=1)[0]
+    assert entry.action == "group.update"
+    assert entry.details["changes"] == {"allow_self_approval": False}
+    assert entry.details["previous"] == {"allow_self_approval": True}
 
 
 def test_reject_needs_a_comment(one_version: Registry) -> None:

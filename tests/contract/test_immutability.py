@@ -30,6 +30,16 @@ MUTATORS = {
     "reject_version",
     "set_alias",
     "delete_alias",
+    # access and audit: they change no version (principals, tokens, bindings, checkpoints)
+    "create_principal",
+    "create_token",
+    "revoke_token",
+    "grant",
+    "revoke",
+    "ensure_admin",
+    "authenticate",  # records a token's last use
+    "checkpoint_audit",
+    "export_audit",
 }
 READERS = {
     "get_group",
@@ -49,6 +59,18 @@ READERS = {
     "verify_directory",
     "open",
     "close",
+    "acting_as",
+    "whoami",
+    "list_principals",
+    "list_tokens",
+    "list_bindings",
+    "check_access",
+    "audit_public_key",
+    "verify_audit",
+    "audit_proof",
+    "audit_consistency",
+    "list_checkpoints",
+    "iter_audit_export",
 }
 
 
@@ -87,7 +109,7 @@ def test_no_mutation_touches_the_registered_record(
     )
     registry.register_version("g", make_artifact())
     before = frozen(registry.get_version("g/1"))
-    other = open_registry(actor="someone-else")
+    other = open_registry(actor="someone-else", roles=("admin",))
     other.update_description("g/1", "d")
     other.update_model_card("g/1", "m")
     other.tag_version("g/1", {"t": "1"})

@@ -12,7 +12,7 @@ from tests.conftest import MakeArtifact
 
 @pytest.fixture
 def populated(registry: Registry, make_artifact: MakeArtifact) -> Registry:
-    registry.create_group("fraud-detector", tags={"team": "risk"})
+    registry.create_group("fraud-detector", tags={"team": "risk"}, allow_self_approval=True)
     registry.create_group("churn", tags={"team": "growth"})
     aucs = [0.80, 0.91, 0.95, 0.93, 0.70]
     for i, auc in enumerate(aucs):

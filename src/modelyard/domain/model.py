@@ -71,6 +71,8 @@ class Group:
     updated_at: datetime
     latest_version: int
     archived_at: datetime | None = None
+    allow_self_approval: bool = False  # may a version's registrant approve it?
+    protected_aliases: tuple[str, ...] = ("production", "staging")  # deployers move these
 
     @property
     def archived(self) -> bool:
@@ -86,6 +88,8 @@ class Group:
             "updated_at": self.updated_at.isoformat(),
             "latest_version": self.latest_version,
             "archived_at": self.archived_at.isoformat() if self.archived_at else None,
+            "allow_self_approval": self.allow_self_approval,
+            "protected_aliases": list(self.protected_aliases),
         }
 
 
@@ -152,6 +156,7 @@ class ApprovalDecision:
     actor: str
     comment: str
     decided_at: datetime
+    break_glass_reason: str | None = None  # set when an admin approved their own version
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,6 +166,7 @@ class ApprovalDecision:
             "actor": self.actor,
             "comment": self.comment,
             "decided_at": self.decided_at.isoformat(),
+            "break_glass_reason": self.break_glass_reason,
         }
 
 

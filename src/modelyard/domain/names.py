@@ -15,6 +15,11 @@ KEY_RULE = (
 )
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/:]{0,127}")
 
+PRINCIPAL_NAME_RULE = (
+    "1-63 characters: lowercase letters, digits and . _ @ - starting with a letter or digit"
+)
+_PRINCIPAL_NAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,62}")
+
 #: Alias names modelyard resolves itself; they cannot be set.
 RESERVED_ALIASES = frozenset({"latest"})
 
@@ -47,3 +52,13 @@ def validate_key(key: str, *, field: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValidationError(f"{field}: {key!r} is not a valid key ({KEY_RULE})", field=field)
     return key
+
+
+def validate_principal_name(name: str, *, field: str = "principal") -> str:
+    """Return ``name`` if it is a valid principal (user or service account) name."""
+    if not isinstance(name, str) or not _PRINCIPAL_NAME.fullmatch(name):
+        raise ValidationError(
+            f"{field}: {name!r} is not a valid principal name ({PRINCIPAL_NAME_RULE})",
+            field=field,
+        )
+    return name

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
+from modelyard.domain.access import Action
 from modelyard.domain.model import AliasMove, Version
 from modelyard.domain.names import validate_alias_name, validate_group_name
 from modelyard.domain.references import parse_version_number
@@ -24,6 +27,7 @@ class AliasService(ServiceBase):
         reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
         now = self._clock()
         with self._write() as conn:
+            self._authorize_alias(conn, group, alias)
             group_id = group_store.group_id_of(conn, group, for_update=True)
             version_id = version_id_of(conn, group, number)
             previous = store.current_alias(conn, group_id, alias)
@@ -73,6 +77,7 @@ class AliasService(ServiceBase):
         reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
         now = self._clock()
         with self._write() as conn:
+            self._authorize_alias(conn, group, alias)
             group_id = group_store.group_id_of(conn, group, for_update=True)
             previous = store.current_alias(conn, group_id, alias)
             if previous is None:
@@ -110,6 +115,7 @@ class AliasService(ServiceBase):
         validate_group_name(group)
         validate_alias_name(alias, settable=False)
         with self._read() as conn:
+            self._authorize(conn, Action.GROUP_READ, group)
             moves = store.history(conn, group_store.group_id_of(conn, group), group, alias)
         if not moves:
             raise NotFoundError(f"alias {group}@{alias} has never been set", field="alias")
@@ -119,4 +125,13 @@ class AliasService(ServiceBase):
         """``{alias: version number}`` of a group's current aliases."""
         validate_group_name(group)
         with self._read() as conn:
+            self._authorize(conn, Action.GROUP_READ, group)
             return store.list_aliases(conn, group_store.group_id_of(conn, group))
+
+    def _authorize_alias(self, conn: Connection, group: str, alias: str) -> None:
+        """Contributors move ordinary aliases; protected ones need a deployer (or admin)."""
+        resource = f"{group}@{alias}"
+        self._authorize(conn, Action.ALIAS_SET, group, resource)
+        protected = group_store.protected_aliases(conn, group)
+        if alias in protected:
+            self._authorize(conn, Action.ALIAS_SET_PROTECTED, group, resource)

@@ -1,7 +1,9 @@
-"""What every service shares: the stores, the acting principal, the clock, and the journal."""
+"""What every service shares: the stores, the acting principal and its authorization,
+the clock, and the journal (audit log + outbox)."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,10 +13,13 @@ from typing import Any, Self
 
 from sqlalchemy import Connection
 
+from modelyard.domain.access import Action, Binding, Decision, decide
 from modelyard.domain.events import Event
 from modelyard.domain.model import Version
 from modelyard.domain.references import Reference, parse_reference
-from modelyard.errors import NotFoundError
+from modelyard.errors import NotFoundError, PermissionDeniedError
+from modelyard.store import access as access_store
+from modelyard.store import audit as audit_store
 from modelyard.store import journal
 from modelyard.store.blobs import BlobStore
 from modelyard.store.database import Database
@@ -28,6 +33,33 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class AccessDenied(PermissionDeniedError):
+    """A denial by the authorization rules; recorded in the audit log as it propagates."""
+
+    def __init__(
+        self, message: str, *, principal: str, action: str, resource: str, reason: str
+    ) -> None:
+        super().__init__(message, field="principal")
+        self.principal, self.action, self.resource, self.reason = (
+            principal,
+            action,
+            resource,
+            reason,
+        )
+        self.audited = False
+
+    @classmethod
+    def of(cls, decision: Decision, resource: str) -> AccessDenied:
+        return cls(
+            f"{decision.principal} may not {decision.action.value} on {resource}: "
+            f"{decision.reason}",
+            principal=decision.principal,
+            action=decision.action.value,
+            resource=resource,
+            reason=decision.reason,
+        )
+
+
 class ServiceBase:
     """State shared by the registry's use cases (mixed together in :class:`Registry`)."""
 
@@ -39,13 +71,16 @@ class ServiceBase:
         cache_dir: Path,
         actor: str = "local",
         clock: Clock = utc_now,
+        audit_key_file: Path | None = None,
     ) -> None:
         self._db = db
+        self._audit_key_file = audit_key_file or cache_dir.parent / "keys" / "audit-ed25519.pem"
         self._blobs = blobs
         self._cache_dir = cache_dir
         self.actor = actor
         self._clock = clock
-        self._open_groups: dict[str, float] = {}  # group → when last seen open (monotonic)
+        # (principal, group) → when last seen open and writable by them (monotonic)
+        self._open_groups: dict[tuple[str, str], float] = {}
 
     def close(self) -> None:
         """Release database connections."""
@@ -57,15 +92,57 @@ class ServiceBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def acting_as(self, principal: str) -> Self:
+        """The same registry (same stores and caches), acting as another principal."""
+        other = copy.copy(self)
+        other.actor = principal
+        return other
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._db.transaction(write=True) as conn:
-            yield conn
+        try:
+            with self._db.transaction(write=True) as conn:
+                yield conn
+        except AccessDenied as denied:
+            self._audit_denial(denied)
+            raise
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._db.transaction(write=False) as conn:
-            yield conn
+        try:
+            with self._db.transaction(write=False) as conn:
+                yield conn
+        except AccessDenied as denied:
+            self._audit_denial(denied)
+            raise
+
+    def _authorize(
+        self, conn: Connection, action: Action, group: str | None, resource: str | None = None
+    ) -> Decision:
+        """Allow, or raise :class:`AccessDenied` (default deny); see ``domain/access.py``."""
+        decision = decide(self.actor, self._bindings(conn), action, group)
+        if not decision.allowed:
+            raise AccessDenied.of(decision, resource or group or "*")
+        return decision
+
+    def _bindings(self, conn: Connection) -> list[Binding]:
+        return access_store.bindings_of(conn, self.actor)
+
+    def _audit_denial(self, denied: AccessDenied) -> None:
+        """Append the denied attempt to the audit log in a transaction of its own."""
+        if denied.audited:
+            return
+        denied.audited = True
+        with self._db.transaction(write=True) as conn:
+            audit_store.append_audit(
+                conn,
+                at=self._clock(),
+                actor=denied.principal,
+                action=denied.action,
+                resource=denied.resource,
+                outcome="denied",
+                details={"reason": denied.reason},
+            )
 
     def _record(
         self,
@@ -79,7 +156,7 @@ class ServiceBase:
     ) -> Event:
         """Append the audit entry and the outbox event of a change, in its transaction."""
         event = Event(id=str(uuid.uuid4()), type=event_type, subject=resource, time=now, data=data)
-        journal.append_audit(
+        audit_store.append_audit(
             conn,
             at=now,
             actor=self.actor,
@@ -94,6 +171,7 @@ class ServiceBase:
     def _load_version(self, ref: str | Reference) -> Version:
         parsed = self._parse(ref)
         with self._read() as conn:
+            self._authorize(conn, Action.VERSION_READ, parsed.group, str(parsed))
             return load_versions(conn, [self._version_id(conn, parsed)])[0]
 
     def _version_id(self, conn: Connection, ref: Reference) -> int:

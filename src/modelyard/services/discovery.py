@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from modelyard.domain.access import ANY_GROUP, Action, readable_patterns
 from modelyard.domain.cursor import decode_cursor, encode_cursor, query_fingerprint
 from modelyard.domain.model import LineageNode, Page
 from modelyard.domain.search import parse_filter, parse_order_by
@@ -35,7 +36,8 @@ class DiscoveryService(ServiceBase):
         fingerprint = query_fingerprint(node, order)
         after = decode_cursor(cursor, fingerprint) if cursor else None
         with self._read() as conn:
-            ids, last = run_search(conn, node, order, after, limit)
+            patterns = readable_patterns(self._bindings(conn))
+            ids, last = run_search(conn, node, order, after, limit, patterns=patterns)
             items = load_versions(conn, ids)
         next_cursor = encode_cursor(last, fingerprint) if last is not None else None
         return Page(items=items, next_cursor=next_cursor)
@@ -55,14 +57,9 @@ class DiscoveryService(ServiceBase):
         depth = check_limit(depth, maximum=MAX_LINEAGE_DEPTH, field="depth")
         parsed = self._parse(ref)
         with self._read() as conn:
+            self._authorize(conn, Action.VERSION_READ, parsed.group, str(parsed))
             start = self._version_id(conn, parsed)
             return walk(conn, start, upstream=direction == "upstream", max_depth=depth)
-
-    def audit_log(self, *, resource: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Newest audit entries first, optionally for one resource (prefix match)."""
-        limit = check_limit(limit)
-        with self._read() as conn:
-            return journal.read_audit(conn, resource_prefix=resource, limit=limit)
 
     def list_events(
         self, *, type: str | None = None, group: str | None = None, limit: int = 100
@@ -70,9 +67,11 @@ class DiscoveryService(ServiceBase):
         """Newest outbox events first (CloudEvents JSON)."""
         limit = check_limit(limit)
         with self._read() as conn:
+            self._authorize(conn, Action.EVENTS_READ, None, "events")
             return journal.read_events(conn, event_type=type, group=group, limit=limit)
 
     def summary(self) -> dict[str, int]:
         """How many groups, versions, aliases, distinct blobs and events the store holds."""
         with self._read() as conn:
+            self._authorize(conn, Action.GROUP_READ, ANY_GROUP, "summary")
             return counts(conn)

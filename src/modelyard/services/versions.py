@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from modelyard.domain.access import ANY_GROUP, Action
 from modelyard.domain.approval import ApprovalStatus, check_decision
 from modelyard.domain.lineage import validate_lineage, versions_from
 from modelyard.domain.manifest import Manifest
@@ -25,7 +26,7 @@ from modelyard.domain.values import (
     validate_text,
 )
 from modelyard.errors import NotFoundError, ValidationError
-from modelyard.services.base import ServiceBase
+from modelyard.services.base import AccessDenied, ServiceBase
 from modelyard.services.groups import check_limit
 from modelyard.services.transfer import SILENT, Progress, UploadResult, upload_directory
 from modelyard.store import groups as group_store
@@ -40,6 +41,8 @@ class VersionService(ServiceBase):
         self, directory: str | Path, *, progress: Progress = SILENT
     ) -> UploadResult:
         """Store a directory's files (only those not stored yet); returns the manifest."""
+        with self._read() as conn:
+            self._authorize(conn, Action.BLOB_WRITE, ANY_GROUP, "blobs")
         return upload_directory(self._blobs, Path(directory), progress)
 
     def register_version(
@@ -76,7 +79,7 @@ class VersionService(ServiceBase):
         if isinstance(artifact, UploadResult):
             return self._insert(group, artifact.manifest, spec)
         self._precheck(group, spec["lineage"])
-        upload = self.upload_artifact(artifact, progress=progress)
+        upload = upload_directory(self._blobs, Path(artifact), progress)
         return self._insert(group, upload.manifest, spec)
 
     def _insert(self, group: str, manifest: Manifest, spec: dict[str, Any]) -> Version:
@@ -88,6 +91,7 @@ class VersionService(ServiceBase):
             )
         now = self._clock()
         with self._write() as conn:
+            self._authorize(conn, Action.VERSION_CREATE, group)
             group_id, number = group_store.allocate_version_number(conn, group)
             parent_ids = self._parent_ids(conn, spec["lineage"])
             store.insert_version(
@@ -128,13 +132,15 @@ class VersionService(ServiceBase):
         registrations bound to fail. A group seen open in the last few seconds is not
         re-read (a registration loop would otherwise pay a transaction per version).
         """
-        seen = self._open_groups.get(group)
+        key = (self.actor, group)
+        seen = self._open_groups.get(key)
         if seen is not None and time.monotonic() - seen < OPEN_GROUP_TTL_S and not lineage.parents:
             return
         with self._read() as conn:
+            self._authorize(conn, Action.VERSION_CREATE, group)
             group_store.open_group_id(conn, group)
             self._parent_ids(conn, lineage)
-        self._open_groups[group] = time.monotonic()
+        self._open_groups[key] = time.monotonic()
 
     def _parent_ids(self, conn: Connection, lineage: Lineage) -> list[int]:
         pairs = list(versions_from(lineage.parents))
@@ -159,6 +165,7 @@ class VersionService(ServiceBase):
         limit = check_limit(limit)
         after = _number_cursor(cursor)
         with self._read() as conn:
+            self._authorize(conn, Action.VERSION_READ, group)
             ids = store.list_version_ids(
                 conn, group_store.group_id_of(conn, group), after=after, limit=limit + 1
             )
@@ -178,6 +185,7 @@ class VersionService(ServiceBase):
         parsed = self._parse(ref)
         now = self._clock()
         with self._write() as conn:
+            self._authorize(conn, Action.VERSION_UPDATE, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
             before = store.load_versions(conn, [version_id])[0]
             store.update_version(conn, version_id, now=now, **{name: value})
@@ -210,6 +218,7 @@ class VersionService(ServiceBase):
             raise ValidationError(f"{kind}: nothing to set or remove was given", field=kind)
         now = self._clock()
         with self._write() as conn:
+            self._authorize(conn, Action.VERSION_UPDATE, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
             before = store.load_versions(conn, [version_id])[0]
             current: dict[str, str] = dict(getattr(before, kind))
@@ -249,9 +258,24 @@ class VersionService(ServiceBase):
         )
         return after
 
-    def approve_version(self, ref: str, *, comment: str = "") -> Version:
-        """Set approval status Approved, recording who, when and why."""
-        return self._decide(ref, ApprovalStatus.APPROVED, comment)
+    def approve_version(
+        self, ref: str, *, comment: str = "", break_glass: str | None = None
+    ) -> Version:
+        """Set approval status Approved, recording who, when and why.
+
+        Separation of duties: the version's registrant may not approve it, unless the
+        group allows self-approval, or an admin breaks glass (``break_glass`` = the reason),
+        which the decision, the audit entry and the event record as such.
+        """
+        if break_glass is not None:
+            break_glass = validate_text(
+                break_glass, field="break_glass", max_length=MAX_COMMENT_LENGTH
+            ).strip()
+            if not break_glass:
+                raise ValidationError(
+                    "break_glass: breaking glass needs a reason", field="break_glass"
+                )
+        return self._decide(ref, ApprovalStatus.APPROVED, comment, break_glass)
 
     def reject_version(self, ref: str, *, comment: str) -> Version:
         """Set approval status Rejected; a comment saying why is required."""
@@ -261,14 +285,19 @@ class VersionService(ServiceBase):
             )
         return self._decide(ref, ApprovalStatus.REJECTED, comment)
 
-    def _decide(self, ref: str, status: ApprovalStatus, comment: str) -> Version:
+    def _decide(
+        self, ref: str, status: ApprovalStatus, comment: str, break_glass: str | None = None
+    ) -> Version:
         comment = validate_text(comment, field="comment", max_length=MAX_COMMENT_LENGTH)
         parsed = self._parse(ref)
         now = self._clock()
         with self._write() as conn:
+            self._authorize(conn, Action.VERSION_APPROVE, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
             before = store.load_versions(conn, [version_id])[0]
             check_decision(before.approval_status, status, reference=before.reference)
+            if status is ApprovalStatus.APPROVED:
+                break_glass = self._separation_of_duties(conn, before, break_glass)
             decision = ApprovalDecision(
                 reference=before.reference,
                 status=status,
@@ -276,6 +305,7 @@ class VersionService(ServiceBase):
                 actor=self.actor,
                 comment=comment,
                 decided_at=now,
+                break_glass_reason=break_glass,
             )
             store.insert_decision(conn, version_id, decision)
             store.update_version(conn, version_id, now=now, approval_status=status.value)
@@ -284,6 +314,8 @@ class VersionService(ServiceBase):
                 "comment": comment,
                 "previous": {"approval_status": before.approval_status},
             }
+            if break_glass is not None:
+                data["break_glass"] = {"reason": break_glass}
             self._record(
                 conn,
                 action="version.decide",
@@ -294,9 +326,32 @@ class VersionService(ServiceBase):
             )
             return after
 
+    def _separation_of_duties(
+        self, conn: Connection, version: Version, break_glass: str | None
+    ) -> str | None:
+        """Refuse a registrant approving their own version; returns the break-glass reason
+        when it was needed (``None`` when the approval was ordinary)."""
+        if version.created_by != self.actor:
+            return None
+        if group_store.get_group(conn, version.group).allow_self_approval:
+            return None
+        if break_glass is None:
+            raise AccessDenied(
+                f"{self.actor} registered {version.reference} and may not approve it "
+                "(separation of duties); another approver must, or an admin may break glass "
+                "with a reason",
+                principal=self.actor,
+                action=Action.VERSION_APPROVE.value,
+                resource=version.reference,
+                reason="separation of duties: the registrant may not approve their own version",
+            )
+        self._authorize(conn, Action.GROUP_CONFIGURE, version.group, version.reference)
+        return break_glass
+
     def approval_history(self, ref: str) -> list[ApprovalDecision]:
         parsed = self._parse(ref)
         with self._read() as conn:
+            self._authorize(conn, Action.VERSION_READ, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
             reference = store.load_versions(conn, [version_id])[0].reference
             return store.load_decisions(conn, version_id, reference)

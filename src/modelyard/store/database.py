@@ -22,7 +22,7 @@ from modelyard.errors import ConfigError, ConflictError, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration in migrations/versions (a test keeps the two in step)
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 _WRITE = "modelyard_write"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 

@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    bindparam,
+    false,
+    insert,
+    or_,
+    select,
+    update,
+)
 
+from modelyard.domain.access import DEFAULT_PROTECTED_ALIASES, pattern_to_like
 from modelyard.domain.model import Group
 from modelyard.errors import ConflictError, NotFoundError
 from modelyard.store.rows import load_pairs, replace_pairs, utc, utc_or_none
@@ -21,6 +32,8 @@ def insert_group(
     tags: dict[str, str],
     actor: str,
     now: datetime,
+    allow_self_approval: bool = False,
+    protected_aliases: tuple[str, ...] = DEFAULT_PROTECTED_ALIASES,
 ) -> int:
     existing = conn.execute(select(groups.c.name).where(groups.c.name == name)).first()
     if existing:
@@ -30,6 +43,8 @@ def insert_group(
             name=name,
             description=description,
             latest_version=0,
+            allow_self_approval=allow_self_approval,
+            protected_aliases=list(protected_aliases),
             created_by=actor,
             created_at=now,
             updated_at=now,
@@ -49,6 +64,12 @@ def group_id_of(conn: Connection, name: str, *, for_update: bool = False) -> int
     return int(group_id)
 
 
+def protected_aliases(conn: Connection, name: str) -> tuple[str, ...]:
+    """The group's protected aliases (none when the group does not exist)."""
+    value = conn.execute(select(groups.c.protected_aliases).where(groups.c.name == name)).scalar()
+    return tuple(value or ())
+
+
 def get_group(conn: Connection, name: str) -> Group:
     row = conn.execute(select(groups).where(groups.c.name == name)).first()
     if row is None:
@@ -57,9 +78,16 @@ def get_group(conn: Connection, name: str) -> Group:
 
 
 def list_groups(
-    conn: Connection, *, include_archived: bool, after: str | None, limit: int
+    conn: Connection,
+    *,
+    include_archived: bool,
+    after: str | None,
+    limit: int,
+    patterns: list[str] | None = None,
 ) -> list[Group]:
     query = select(groups).order_by(groups.c.name).limit(limit)
+    if patterns is not None:
+        query = query.where(name_matches(groups.c.name, patterns))
     if not include_archived:
         query = query.where(groups.c.archived_at.is_(None))
     if after is not None:
@@ -118,4 +146,13 @@ def _to_group(row: Row[Any], tags: dict[str, str]) -> Group:
         updated_at=utc(row.updated_at),
         latest_version=row.latest_version,
         archived_at=utc_or_none(row.archived_at),
+        allow_self_approval=bool(row.allow_self_approval),
+        protected_aliases=tuple(row.protected_aliases),
     )
+
+
+def name_matches(column: ColumnElement[str], patterns: list[str]) -> ColumnElement[bool]:
+    """SQL for "the group name matches one of these patterns" (none: matches nothing)."""
+    if not patterns:
+        return false()
+    return or_(*(column.like(pattern_to_like(p)) for p in patterns))

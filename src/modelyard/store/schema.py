@@ -40,6 +40,10 @@ groups = Table(
     _time("created_at"),
     _time("updated_at"),
     _time("archived_at", nullable=True),
+    # Separation of duties: may a version's registrant approve it? (admin-only setting)
+    Column("allow_self_approval", Boolean, nullable=False, default=False),
+    # Aliases only deployers (and admins) may move, e.g. environments.
+    Column("protected_aliases", JSON, nullable=False),
 )
 
 group_tags = Table(
@@ -120,6 +124,7 @@ approval_decisions = Table(
     Column("actor", String(255), nullable=False),
     Column("comment", Text, nullable=False, default=""),
     _time("decided_at"),
+    Column("break_glass_reason", Text, nullable=True),  # set when an admin self-approved
 )
 
 aliases = Table(
@@ -156,7 +161,66 @@ audit_log = Table(
     Column("resource", String(255), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("details", JSON, nullable=False),
+    Column("leaf_hash", String(64), nullable=False),  # RFC 9162 leaf hash of the entry (hex)
+    Column("chain_hash", String(64), nullable=False),  # SHA-256(previous chain || leaf) (hex)
     Index("ix_audit_log_resource", "resource"),
+    Index("ix_audit_log_at", "at"),
+)
+
+# The log's head: its size and last chain hash. Appending locks this row, which orders
+# concurrent appends and keeps sequence numbers gapless.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    _time("signed_at"),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", String(128), nullable=False),  # base64 Ed25519 signature
+)
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(12), primary_key=True),
+    Column("principal_id", Id, ForeignKey("principals.id"), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    _time("expires_at", nullable=True),
+    _time("revoked_at", nullable=True),
+    _time("last_used_at", nullable=True),
+)
+
+role_bindings = Table(
+    "role_bindings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("principal_id", Id, ForeignKey("principals.id"), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("pattern", String(63), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    UniqueConstraint("principal_id", "role", "pattern", name="uq_role_bindings"),
 )
 
 outbox = Table(

@@ -22,6 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import Join
 
 from modelyard.domain.search import And, Comparison, Field, Node, Not, Or, OrderKey
+from modelyard.store.groups import name_matches
 from modelyard.store.schema import (
     aliases,
     group_tags,
@@ -213,8 +214,10 @@ def search_query(
     after: list[Any] | None,
     limit: int,
     rare_tags: frozenset[tuple[str, str]] = frozenset(),
+    patterns: list[str] | None = None,
 ) -> Select[Any]:
-    """SELECT version id + sort values, filtered, ordered, after the cursor, limited."""
+    """SELECT version id + sort values, filtered, ordered, after the cursor, limited;
+    only versions of groups matching ``patterns`` (``None``: every group)."""
     required = _conjuncts(node)
     driver = next(
         (
@@ -226,6 +229,9 @@ def search_query(
     )
     columns, query, enforced = _ordered_columns(order, required, driver)
     query = query.where(compile_filter(node, rare_tags, enforced))
+    if patterns is not None:
+        readable = select(groups.c.id).where(name_matches(groups.c.name, patterns))
+        query = query.where(versions.c.group_id.in_(readable))
     if after is not None:
         query = query.where(_after(columns, after))
     ordering = [c.desc() if desc else c.asc() for c, desc in columns]
@@ -302,10 +308,12 @@ def run_search(
     order: tuple[OrderKey, ...],
     after: list[Any] | None,
     limit: int,
+    *,
+    patterns: list[str] | None = None,
 ) -> tuple[list[int], list[Any] | None]:
     """Version ids of one page and the sort key of its last row (for the next cursor)."""
     rare = rare_tag_comparisons(conn, node)
-    rows = conn.execute(search_query(node, order, after, limit + 1, rare)).all()
+    rows = conn.execute(search_query(node, order, after, limit + 1, rare, patterns)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [row[-1] for row in rows]

@@ -263,6 +263,7 @@ def insert_decision(conn: Connection, version_id: int, decision: ApprovalDecisio
             actor=decision.actor,
             comment=decision.comment,
             decided_at=decision.decided_at,
+            break_glass_reason=decision.break_glass_reason,
         )
     )
 
@@ -281,6 +282,7 @@ def load_decisions(conn: Connection, version_id: int, reference: str) -> list[Ap
             actor=r.actor,
             comment=r.comment,
             decided_at=utc(r.decided_at),
+            break_glass_reason=r.break_glass_reason,
         )
         for r in conn.execute(query)
     ]
