@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)  ## create the embedded store (./.modelyard) and print the quickstart
-	$(BIN)/modelyard init
+run: $(STAMP)  ## the server on http://127.0.0.1:8080, embedded store in ./.modelyard
+	$(BIN)/modelyard server
 
 test: $(STAMP)  ## the whole test suite (PostgreSQL tests need MODELYARD_TEST_POSTGRES_URL)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

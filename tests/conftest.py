@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from modelyard import Registry
+from modelyard import Client, Registry
 from modelyard.store.schema import metadata
 
 PG_URL = os.environ.get("MODELYARD_TEST_POSTGRES_URL")
@@ -68,19 +69,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-OpenRegistry = Callable[..., Registry]
+OpenRegistry = Callable[..., Any]
 MEMBER_ROLES = ("contributor", "approver", "deployer")
 
 
-@pytest.fixture
-def open_registry(db_url: str, tmp_path: Path) -> Iterator[OpenRegistry]:
-    """Open (more) registries on the same stores, e.g. ``open_registry(actor="bob")``.
-
-    A principal other than ``local`` is created on first use with ``roles`` on every group
-    (by default contributor, approver and deployer: everything but admin).
-    """
-    opened: list[Registry] = []
-
+def _local_opener(db_url: str, tmp_path: Path, opened: list[Registry]) -> Callable[..., Registry]:
     def open_(actor: str = "local", roles: tuple[str, ...] = MEMBER_ROLES) -> Registry:
         reg = Registry.open(
             tmp_path / "home", db_url=db_url, blobs_url=f"file://{tmp_path / 'blobs'}", actor=actor
@@ -94,13 +87,61 @@ def open_registry(db_url: str, tmp_path: Path) -> Iterator[OpenRegistry]:
                     admin.grant(actor, role, groups="*")
         return reg
 
-    yield open_
+    return open_
+
+
+@pytest.fixture
+def open_local_registry(db_url: str, tmp_path: Path) -> Iterator[Callable[..., Registry]]:
+    """Open local registries on the same stores, e.g. ``open_local_registry(actor="bob")``.
+
+    A principal other than ``local`` is created on first use with ``roles`` on every group
+    (by default contributor, approver and deployer: everything but admin).
+    """
+    opened: list[Registry] = []
+    yield _local_opener(db_url, tmp_path, opened)
     for reg in opened:
         reg.close()
 
 
 @pytest.fixture
-def registry(open_registry: OpenRegistry) -> Registry:
+def local_registry(open_local_registry: Callable[..., Registry]) -> Registry:
+    """The local registry (for tests of local-only internals: SQL, crashes, migrations)."""
+    return open_local_registry()
+
+
+@pytest.fixture(params=["local", pytest.param("remote", marks=pytest.mark.remote)])
+def open_registry(
+    request: pytest.FixtureRequest, db_url: str, tmp_path: Path
+) -> Iterator[OpenRegistry]:
+    """Open registries on one store, once per API: the local ``Registry`` and the HTTP
+    ``Client`` against a real server on a loopback port. The same tests run on both."""
+    opened: list[Registry] = []
+    local = _local_opener(db_url, tmp_path, opened)
+    if request.param == "local":
+        yield local
+    else:
+        from tests.server import running_server
+
+        server_registry = local()
+        clients: list[Client] = []
+        with running_server(server_registry) as url:
+
+            def open_remote(actor: str = "local", roles: tuple[str, ...] = MEMBER_ROLES) -> Client:
+                local(actor, roles)  # the principal and its bindings
+                token = server_registry.create_token(actor, expires="1d").secret
+                client = Client(url, token, cache_dir=tmp_path / f"client-cache-{actor}")
+                clients.append(client)
+                return client
+
+            yield open_remote
+            for client in clients:
+                client.close()
+    for reg in opened:
+        reg.close()
+
+
+@pytest.fixture
+def registry(open_registry: OpenRegistry) -> Any:
     return open_registry()
 
 

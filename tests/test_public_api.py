@@ -11,6 +11,8 @@ def test_all_is_pinned() -> None:
         "AliasMove",
         "ApprovalDecision",
         "ApprovalStatus",
+        "AuthenticationError",
+        "Client",
         "ConfigError",
         "ConflictError",
         "Dataset",

@@ -1,9 +1,11 @@
 """modelyard: a self-hosted model registry and release gate.
 
-from modelyard import Registry
-reg = Registry.open()
+from modelyard import Registry, Client
+reg = Registry.open()                       # local mode: ./.modelyard
+reg = Client("http://127.0.0.1:8080", token)  # remote mode: the same methods over HTTP
 """
 
+from modelyard.client import Client
 from modelyard.domain.approval import ApprovalStatus
 from modelyard.domain.model import (
     AliasMove,
@@ -16,6 +18,7 @@ from modelyard.domain.model import (
     Version,
 )
 from modelyard.errors import (
+    AuthenticationError,
     ConfigError,
     ConflictError,
     IntegrityError,
@@ -35,6 +38,8 @@ __all__ = [
     "AliasMove",
     "ApprovalDecision",
     "ApprovalStatus",
+    "AuthenticationError",
+    "Client",
     "ConfigError",
     "ConflictError",
     "Dataset",

@@ -11,6 +11,7 @@ from modelyard.services.aliases import AliasService
 from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import AuditService
 from modelyard.services.base import Clock, utc_now
+from modelyard.services.blobs import BlobService
 from modelyard.services.discovery import DiscoveryService
 from modelyard.services.groups import GroupService
 from modelyard.services.versions import VersionService
@@ -24,6 +25,7 @@ class Registry(
     ArtifactService,
     AccessService,
     AuditService,
+    BlobService,
 ):
     """The modelyard Python API in local mode.
 

@@ -56,6 +56,7 @@ def test_issue_walkthrough(run, model_dir: Path, tmp_path: Path) -> None:  # typ
         "card fraud scorer",
         "--tag",
         "team=risk",
+        "--allow-self-approval",  # one user registers and approves
     )
     for i in range(3):
         run("version", "register", "fraud-detector", str(model_dir), "--metric", f"auc=0.8{i}")
@@ -195,7 +196,7 @@ def _state(home: Path) -> tuple[int, int]:
 def test_bad_input_exit_codes_and_nothing_written(  # type: ignore[no-untyped-def]
     run, home: Path, model_dir: Path, tmp_path: Path, args: list[str], code: int, message: str
 ) -> None:
-    run("group", "create", "g")
+    run("group", "create", "g", "--allow-self-approval")
     run("version", "register", "g", str(model_dir))
     before = _state(home)
     args = [a.format(dir=model_dir, missing=tmp_path / "missing") for a in args]

@@ -62,7 +62,7 @@ def test_registrant_cannot_approve_own_version_but_a_second_approver_can(
     bob = open_registry(actor="bob")
     assert bob.approve_version("g/1", comment="reviewed").approval_status.value == "Approved"
     denied, allowed = (
-        [e for e in registry.audit_log(resource="g/1") if e.action == action][0]
+        next(e for e in registry.audit_log(resource="g/1") if e.action == action)
         for action in ("version.approve", "version.decide")
     )
     assert (denied.actor, denied.outcome) == ("alice", "denied")

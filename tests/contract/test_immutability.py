@@ -40,6 +40,7 @@ MUTATORS = {
     "authenticate",  # records a token's last use
     "checkpoint_audit",
     "export_audit",
+    "put_blob",  # stores bytes; versions are untouched
 }
 READERS = {
     "get_group",
@@ -71,6 +72,11 @@ READERS = {
     "audit_consistency",
     "list_checkpoints",
     "iter_audit_export",
+    "check_blob_write",
+    "missing_blobs",
+    "blob_size",
+    "read_blob",
+    "ping",
 }
 
 

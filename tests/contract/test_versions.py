@@ -156,7 +156,7 @@ def test_bad_registration_input_names_the_field_and_changes_nothing(
     assert info.value.field == field
     assert registry.list_versions("g").items == []
     assert not list((tmp_path / "blobs" / "sha256").rglob("*")), "nothing was uploaded"
-    assert [e["type"] for e in registry.list_events()] == ["group.created"]
+    assert [e["type"] for e in registry.list_events(group="g")] == ["group.created"]
 
 
 def test_unknown_group_or_parent_is_not_found(

@@ -26,12 +26,27 @@ def group() -> None:
 @click.argument("name")
 @click.option("--description", default="", help="What this model does.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag (repeatable).")
+@click.option(
+    "--allow-self-approval",
+    is_flag=True,
+    help="Let a version's registrant approve it, for single-user setups (admin only).",
+)
 @json_option
 @pass_state
-def create(state: State, name: str, description: str, tags: tuple[str, ...], as_json: bool) -> None:
+def create(
+    state: State,
+    name: str,
+    description: str,
+    tags: tuple[str, ...],
+    allow_self_approval: bool,
+    as_json: bool,
+) -> None:
     """Create group NAME."""
     created = state.registry.create_group(
-        name, description=description, tags=dict(parse_pairs(tags, field="tags"))
+        name,
+        description=description,
+        tags=dict(parse_pairs(tags, field="tags")),
+        allow_self_approval=allow_self_approval,
     )
     if as_json:
         print_json(created.to_dict())
@@ -92,6 +107,8 @@ def _print_group(found: Group, aliases: dict[str, int]) -> None:
             ("tags", format_map(found.tags)),
             ("versions", found.latest_version),
             ("aliases", format_map(aliases)),
+            ("self-approval", "allowed" if found.allow_self_approval else "forbidden"),
+            ("protected aliases", ", ".join(found.protected_aliases)),
             ("created", f"{found.created_at:%Y-%m-%d %H:%M:%S} UTC by {found.created_by}"),
             (
                 "archived",
@@ -106,16 +123,37 @@ def _print_group(found: Group, aliases: dict[str, int]) -> None:
 @click.option("--description", help="New description.")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
 @click.option("--untag", "untags", multiple=True, metavar="KEY", help="Remove a tag (repeatable).")
+@click.option(
+    "--allow-self-approval/--no-allow-self-approval",
+    default=None,
+    help="Let (or stop letting) a version's registrant approve it (admin only).",
+)
+@click.option(
+    "--protected-alias",
+    "protected_aliases",
+    multiple=True,
+    metavar="NAME",
+    help="An alias only deployers may move; the list given replaces the current one "
+    "(repeatable; '' for none; admin only).",
+)
 @pass_state
 def update(
-    state: State, name: str, description: str | None, tags: tuple[str, ...], untags: tuple[str, ...]
+    state: State,
+    name: str,
+    description: str | None,
+    tags: tuple[str, ...],
+    untags: tuple[str, ...],
+    allow_self_approval: bool | None,
+    protected_aliases: tuple[str, ...],
 ) -> None:
-    """Change the description or tags of group NAME."""
+    """Change the description, tags or access settings of group NAME."""
     state.registry.update_group(
         name,
         description=description,
         set_tags=dict(parse_pairs(tags, field="tags")),
         remove_tags=untags,
+        allow_self_approval=allow_self_approval,
+        protected_aliases=[a for a in protected_aliases if a] if protected_aliases else None,
     )
     console.print(f"updated group {name}")
 

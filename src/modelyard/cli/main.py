@@ -54,28 +54,52 @@ class _Root(click.Group):
     "--blobs-url",
     help="Blob store URL, file:///PATH [env MODELYARD_BLOBS_URL; default HOME/blobs].",
 )
+@click.option(
+    "--url",
+    help="A modelyard server to talk to instead of a local store, e.g. http://host:8080 "
+    "[env MODELYARD_URL].",
+)
+@click.option(
+    "--token",
+    help="API token for --url (prefer the environment: flags show up in process lists) "
+    "[env MODELYARD_TOKEN].",
+)
 @click.version_option(package_name="modelyard")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, db_url: str | None, blobs_url: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    home: Path | None,
+    db_url: str | None,
+    blobs_url: str | None,
+    url: str | None,
+    token: str | None,
+) -> None:
     """modelyard: a model registry and release gate.
 
     It works on the embedded store (SQLite + files under --home) unless --db-url and
-    --blobs-url point elsewhere.
+    --blobs-url point elsewhere, or on a server with --url (remote mode, authenticated
+    with --token).
     """
-    settings = Settings.from_env(home=home, db_url=db_url, blobs_url=blobs_url)
+    settings = Settings.from_env(
+        home=home, db_url=db_url, blobs_url=blobs_url, url=url, token=token
+    )
     state = State(settings)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
 
 def _register_commands() -> None:
-    from modelyard.cli import aliases, groups, ops, versions
+    from modelyard.cli import access, aliases, audit, groups, ops, server, versions
 
     cli.add_command(groups.group)
     cli.add_command(versions.version)
     cli.add_command(aliases.alias)
     for command in ops.COMMANDS:
         cli.add_command(command)
+    for command in access.COMMANDS:
+        cli.add_command(command)
+    cli.add_command(audit.audit)
+    cli.add_command(server.server)
 
 
 _register_commands()

@@ -1,4 +1,4 @@
-"""Top-level commands: init, status, lineage, audit log, events."""
+"""Top-level commands: init, status, lineage, events."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ modelyard is ready: {location}
 
 Try it (from a source checkout, put the CLI on your PATH first: . .venv/bin/activate):
   mkdir -p model_dir && echo demo > model_dir/weights.bin
-  modelyard group create fraud-detector --description "card fraud scorer" --tag team=risk
+  modelyard group create fraud-detector --description "card fraud scorer" --tag team=risk \\
+      --allow-self-approval
   modelyard version register fraud-detector ./model_dir --metric auc=0.91
   modelyard version approve fraud-detector/1 --comment "looks good"
   modelyard alias set fraud-detector champion 1
   modelyard version show fraud-detector@champion
   modelyard version search --filter "metrics.auc >= 0.9" --order-by "metrics.auc desc"
+
+--allow-self-approval: alone, you both register and approve, so the group must allow it;
+otherwise separation of duties forbids approving a version you registered yourself.
+Locally the CLI acts as the admin principal "local".
 
 Docs: docs/concepts.md, docs/cli.md, docs/search.md"""
 
@@ -90,31 +95,6 @@ def lineage(state: State, reference: str, direction: str, depth: int, as_json: b
     print_table(["depth", "version", "via"], [(n.depth, n.reference, n.via) for n in nodes])
 
 
-@click.group("audit")
-def audit() -> None:
-    """The audit log of every change."""
-
-
-@audit.command("log")
-@click.option("--resource", help="Only entries for this resource (prefix, e.g. a group name).")
-@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
-@json_option
-@pass_state
-def audit_log(state: State, resource: str | None, limit: int, as_json: bool) -> None:
-    """Newest audit entries first."""
-    entries = state.registry.audit_log(resource=resource, limit=limit)
-    if as_json:
-        print_json(entries)
-        return
-    print_table(
-        ["seq", "at", "actor", "action", "resource", "outcome"],
-        [
-            (e["seq"], e["at"][:19], e["actor"], e["action"], e["resource"], e["outcome"])
-            for e in entries
-        ],
-    )
-
-
 @click.group("events")
 def events() -> None:
     """Lifecycle events (CloudEvents) recorded in the outbox."""
@@ -140,4 +120,4 @@ def events_list(
     )
 
 
-COMMANDS = [init, status, lineage, audit, events]
+COMMANDS = [init, status, lineage, events]

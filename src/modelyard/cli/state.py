@@ -1,9 +1,15 @@
-"""Per-invocation CLI state: the settings and the registry, opened on first use."""
+"""Per-invocation CLI state: the settings and the registry, opened on first use.
+
+With a URL (``--url`` / ``MODELYARD_URL``) the registry is the HTTP :class:`Client`
+authenticating with ``--token`` / ``MODELYARD_TOKEN``; otherwise the local store.
+Both have the same methods, so commands do not care which they got.
+"""
 
 from __future__ import annotations
 
 import click
 
+from modelyard.client import Client
 from modelyard.config import Settings
 from modelyard.registry import Registry
 
@@ -13,12 +19,23 @@ class State:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._registry: Registry | None = None
+        self._registry: Registry | Client | None = None
 
     @property
-    def registry(self) -> Registry:
+    def remote(self) -> bool:
+        return self.settings.url is not None
+
+    @property
+    def registry(self) -> Registry | Client:
         if self._registry is None:
-            self._registry = Registry.open(settings=self.settings)
+            if self.settings.url is not None:
+                self._registry = Client(
+                    self.settings.url,
+                    self.settings.token,
+                    cache_dir=self.settings.resolved_cache_dir,
+                )
+            else:
+                self._registry = Registry.open(settings=self.settings)
         return self._registry
 
     def close(self) -> None:

@@ -288,11 +288,26 @@ def search(
 @version.command("approve")
 @click.argument("reference")
 @click.option("--comment", default="", help="Why it is approved.")
+@click.option(
+    "--break-glass",
+    is_flag=True,
+    help="Approve your own version despite separation of duties (admin only; needs --reason).",
+)
+@click.option("--reason", help="Why glass is broken (required with --break-glass; audited).")
 @pass_state
-def approve(state: State, reference: str, comment: str) -> None:
+def approve(
+    state: State, reference: str, comment: str, break_glass: bool, reason: str | None
+) -> None:
     """Set REFERENCE's approval status to Approved."""
-    found = state.registry.approve_version(reference, comment=comment)
-    console.print(f"{found.reference} is {found.approval_status.value}")
+    if reason is not None and not break_glass:
+        raise click.UsageError("--reason is only for --break-glass: give both, or neither")
+    if break_glass and reason is None:
+        raise click.UsageError("--break-glass needs --reason TEXT saying why")
+    found = state.registry.approve_version(
+        reference, comment=comment, break_glass=reason if break_glass else None
+    )
+    suffix = " (break-glass, audited)" if break_glass else ""
+    console.print(f"{found.reference} is {found.approval_status.value}{suffix}", markup=False)
 
 
 @version.command("reject")

@@ -120,6 +120,9 @@ class Binding:
             return self.pattern == "*"
         return group == ANY_GROUP or fnmatchcase(group, self.pattern)
 
+    def role_actions(self) -> frozenset[Action]:
+        return ROLE_ACTIONS[self.role]
+
     def grants(self, action: Action, group: str | None) -> bool:
         return action in ROLE_ACTIONS[self.role] and self.matches(group)
 
@@ -156,9 +159,7 @@ class Decision:
         }
 
 
-def decide(
-    principal: str, bindings: list[Binding], action: Action, group: str | None
-) -> Decision:
+def decide(principal: str, bindings: list[Binding], action: Action, group: str | None) -> Decision:
     """Allow when a binding grants ``action`` on ``group``; deny otherwise, saying why."""
     scope = None if action in GLOBAL_ACTIONS else group
     for binding in sorted(bindings, key=_strongest_first):

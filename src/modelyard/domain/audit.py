@@ -257,9 +257,7 @@ def verify_inclusion_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey
     return None
 
 
-def verify_consistency_bundle(
-    bundle: dict[str, Any], public_key: Ed25519PublicKey
-) -> str | None:
+def verify_consistency_bundle(bundle: dict[str, Any], public_key: Ed25519PublicKey) -> str | None:
     """Check that a later checkpoint extends an earlier one, offline."""
     old = Checkpoint.from_dict(bundle["old"])
     new = Checkpoint.from_dict(bundle["new"])

@@ -38,7 +38,7 @@ from modelyard.errors import (
     NotFoundError,
     ValidationError,
 )
-from modelyard.services.base import ServiceBase
+from modelyard.services.base import ServiceBase, request_details
 from modelyard.store import access as store
 from modelyard.store import audit as audit_store
 from modelyard.store.versions import load_versions
@@ -168,15 +168,15 @@ class AccessService(ServiceBase):
                     action="authenticate",
                     resource=failure[1],
                     outcome="denied",
-                    details={"reason": failure[0]},
+                    details=request_details({"reason": failure[0]}),
                 )
-            raise AuthenticationError(
-                f"authentication failed: {failure[0]}", field="authorization"
-            )
+            raise AuthenticationError(f"authentication failed: {failure[0]}", field="authorization")
         assert principal is not None
         return principal
 
-    def _check_token(self, bearer: str | None, now: datetime) -> tuple[str | None, tuple[str, str] | None]:
+    def _check_token(
+        self, bearer: str | None, now: datetime
+    ) -> tuple[str | None, tuple[str, str] | None]:
         if not bearer:
             return None, ("no API token was sent (Authorization: Bearer <token>)", "token")
         parts = split_token(bearer)
@@ -215,9 +215,7 @@ class AccessService(ServiceBase):
             self._authorize(conn, Action.ACCESS_ADMIN, None, f"principal:{principal}")
             existing = store.bindings_of(conn, principal)
             if any(b.role is parsed_role and b.pattern == pattern for b in existing):
-                raise ConflictError(
-                    f"{principal} already has {role} on {pattern!r}", field="role"
-                )
+                raise ConflictError(f"{principal} already has {role} on {pattern!r}", field="role")
             binding = store.insert_binding(
                 conn, principal, parsed_role, pattern, actor=self.actor, now=now
             )
@@ -269,7 +267,9 @@ class AccessService(ServiceBase):
                 return self._explain_self_approval(conn, decision, reference)
             return decision
 
-    def _explain_self_approval(self, conn: Connection, decision: Decision, reference: object) -> Decision:
+    def _explain_self_approval(
+        self, conn: Connection, decision: Decision, reference: object
+    ) -> Decision:
         from modelyard.domain.references import Reference
 
         assert isinstance(reference, Reference)

@@ -164,16 +164,17 @@ class AuditService(ServiceBase):
         self._checkpoint_if_allowed()
         with self._read() as conn:
             self._authorize(conn, Action.AUDIT_READ, None, "audit")
+            size = store.head_size(conn)
             header = {
                 "format": EXPORT_FORMAT,
                 "public_key": self.audit_public_key(),
-                "size": store.head_size(conn),
+                "size": size,
                 "exported_at": self._clock().isoformat(),
             }
             yield json.dumps(header) + "\n"
             for checkpoint in store.list_checkpoints(conn):
                 yield json.dumps({"checkpoint": checkpoint.to_dict()}) + "\n"
-            for item in store.iter_stored(conn, upto=header["size"]):
+            for item in store.iter_stored(conn, upto=size):
                 line = {"entry": item.entry.to_dict(), "leaf_hash": item.leaf_hash}
                 yield json.dumps(line | {"chain_hash": item.chain_hash}) + "\n"
 

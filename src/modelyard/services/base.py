@@ -7,11 +7,12 @@ import copy
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from modelyard.domain.access import Action, Binding, Decision, decide
 from modelyard.domain.events import Event
@@ -27,6 +28,15 @@ from modelyard.store.groups import get_group
 from modelyard.store.versions import load_versions, version_id_by_alias, version_id_of
 
 Clock = Callable[[], datetime]
+
+#: What the HTTP layer is serving (method and path, never headers or bodies); audit
+#: entries written while it is set record it as their request summary.
+REQUEST: ContextVar[dict[str, str] | None] = ContextVar("modelyard_request", default=None)
+
+
+def request_details(details: dict[str, Any]) -> dict[str, Any]:
+    request = REQUEST.get()
+    return details if request is None else {**details, "request": request}
 
 
 def utc_now() -> datetime:
@@ -92,6 +102,11 @@ class ServiceBase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def ping(self) -> None:
+        """Raise unless the metadata database answers (readiness)."""
+        with self._db.transaction(write=False) as conn:
+            conn.execute(text("SELECT 1"))
+
     def acting_as(self, principal: str) -> Self:
         """The same registry (same stores and caches), acting as another principal."""
         other = copy.copy(self)
@@ -141,7 +156,7 @@ class ServiceBase:
                 action=denied.action,
                 resource=denied.resource,
                 outcome="denied",
-                details={"reason": denied.reason},
+                details=request_details({"reason": denied.reason}),
             )
 
     def _record(
@@ -163,7 +178,7 @@ class ServiceBase:
             action=action,
             resource=resource,
             outcome="allowed",
-            details={"event_id": event.id, **data},
+            details=request_details({"event_id": event.id, **data}),
         )
         journal.append_event(conn, event)
         return event

@@ -65,7 +65,7 @@ class VersionService(ServiceBase):
         Everything is validated before any byte is uploaded; the version becomes visible
         only after all its blobs are stored and verified.
         """
-        spec = _validate_spec(
+        spec = validate_version_spec(
             group,
             metrics=metrics,
             params=params,
@@ -357,7 +357,7 @@ class VersionService(ServiceBase):
             return store.load_decisions(conn, version_id, reference)
 
 
-def _validate_spec(group: str, **fields: Any) -> dict[str, Any]:
+def validate_version_spec(group: str, **fields: Any) -> dict[str, Any]:
     validate_group_name(group)
     framework = fields["framework"]
     if framework is not None:

@@ -128,13 +128,13 @@ _BINDING_QUERY = select(role_bindings, principals.c.name.label("principal")).joi
 
 
 def bindings_of(conn: Connection, principal: str) -> list[Binding]:
-    return [
-        _binding(r) for r in conn.execute(_BINDING_QUERY.where(principals.c.name == principal))
-    ]
+    return [_binding(r) for r in conn.execute(_BINDING_QUERY.where(principals.c.name == principal))]
 
 
 def list_bindings(conn: Connection, principal: str | None) -> list[Binding]:
-    query = _BINDING_QUERY.order_by(principals.c.name, role_bindings.c.pattern, role_bindings.c.role)
+    query = _BINDING_QUERY.order_by(
+        principals.c.name, role_bindings.c.pattern, role_bindings.c.role
+    )
     if principal is not None:
         query = query.where(principals.c.name == principal)
     return [_binding(r) for r in conn.execute(query)]

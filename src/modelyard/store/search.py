@@ -214,6 +214,7 @@ def search_query(
     after: list[Any] | None,
     limit: int,
     rare_tags: frozenset[tuple[str, str]] = frozenset(),
+    *,
     patterns: list[str] | None = None,
 ) -> Select[Any]:
     """SELECT version id + sort values, filtered, ordered, after the cursor, limited;
@@ -313,7 +314,7 @@ def run_search(
 ) -> tuple[list[int], list[Any] | None]:
     """Version ids of one page and the sort key of its last row (for the next cursor)."""
     rare = rare_tag_comparisons(conn, node)
-    rows = conn.execute(search_query(node, order, after, limit + 1, rare, patterns)).all()
+    rows = conn.execute(search_query(node, order, after, limit + 1, rare, patterns=patterns)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [row[-1] for row in rows]

@@ -301,3 +301,17 @@ def group_version_ids(
         .where(or_(*conditions))
     )
     return {(g, n): i for g, n, i in conn.execute(query)}
+
+
+def blob_groups(conn: Connection, sha256: str, patterns: list[str]) -> bool:
+    """Is the blob a file of some version in a group matching ``patterns``?"""
+    from modelyard.store.groups import name_matches
+
+    query = (
+        select(version_files.c.version_id)
+        .join(versions, versions.c.id == version_files.c.version_id)
+        .join(groups, groups.c.id == versions.c.group_id)
+        .where(version_files.c.sha256 == sha256, name_matches(groups.c.name, patterns))
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None

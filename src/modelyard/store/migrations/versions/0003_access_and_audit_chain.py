@@ -37,7 +37,7 @@ def upgrade() -> None:
             "protected_aliases",
             sa.JSON(),
             nullable=False,
-            server_default=sa.text("'[\"production\", \"staging\"]'"),
+            server_default=sa.text('\'["production", "staging"]\''),
         ),
     )
     op.add_column("approval_decisions", sa.Column("break_glass_reason", sa.Text(), nullable=True))
@@ -80,8 +80,12 @@ def _access_tables() -> None:
 
 
 def _audit_chain() -> None:
-    op.add_column("audit_log", sa.Column("leaf_hash", sa.String(64), nullable=False, server_default=""))
-    op.add_column("audit_log", sa.Column("chain_hash", sa.String(64), nullable=False, server_default=""))
+    op.add_column(
+        "audit_log", sa.Column("leaf_hash", sa.String(64), nullable=False, server_default="")
+    )
+    op.add_column(
+        "audit_log", sa.Column("chain_hash", sa.String(64), nullable=False, server_default="")
+    )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     head = op.create_table(
         "audit_head",

@@ -1,0 +1,5 @@
+"""``python -m modelyard``: the CLI."""
+
+from modelyard.cli.main import main
+
+main()

@@ -1,0 +1,145 @@
+"""/api/v1/blobs: which blobs are missing, upload one (verified while streaming), download.
+
+Uploads stream the request body straight into the blob store in a worker thread (constant
+memory); the store hashes while writing and makes the blob visible only when its sha256
+matches the one in the URL. Downloads stream, with ``Range`` support.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+from anyio.from_thread import run as run_in_loop
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
+
+from modelyard.api.deps import Caller
+from modelyard.api.schemas import Digests
+from modelyard.domain.manifest import validate_sha256
+from modelyard.errors import ValidationError
+from modelyard.registry import Registry
+
+router = APIRouter(prefix="/api/v1", tags=["blobs"])
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@router.post("/blobs/missing")
+def missing_blobs(body: Digests, registry: Caller) -> dict[str, list[str]]:
+    """Of these sha256 digests, the ones the server does not hold (upload only those)."""
+    digests = [validate_sha256(d, field=f"digests[{i}]") for i, d in enumerate(body.digests)]
+    return {"missing": sorted(registry.missing_blobs(digests))}
+
+
+class _BodyReader:
+    """A blocking ``read()`` over the request's async body, for a worker thread."""
+
+    def __init__(self, request: Request, limit: int) -> None:
+        self._chunks = request.stream().__aiter__()
+        self._buffer = b""
+        self._done = False
+        self._limit = limit
+        self.received = 0
+
+    async def _next(self) -> bytes:
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            return b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            chunk = run_in_loop(self._next)
+            if not chunk:
+                self._done = True
+                break
+            self.received += len(chunk)
+            if self.received > self._limit:
+                raise ValidationError(
+                    f"body: the blob is larger than the server's limit of {self._limit} bytes",
+                    field="body",
+                )
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+@router.put("/blobs/{sha256}", status_code=201)
+async def put_blob(
+    sha256: str,
+    request: Request,
+    response: Response,
+    registry: Caller,
+    content_length: int | None = Header(default=None, ge=0),
+) -> dict[str, Any]:
+    """Upload one blob; its bytes must hash to ``sha256`` (else 422 and nothing is stored)."""
+    await anyio.to_thread.run_sync(registry.check_blob_write)
+    digest = validate_sha256(sha256, field="sha256")
+    limit = request.app.state.settings.max_blob_bytes
+    if content_length is not None and content_length > limit:
+        raise HTTPException(413, f"the blob is larger than the server's limit of {limit} bytes")
+    reader = _BodyReader(request, limit)
+    stored = await anyio.to_thread.run_sync(lambda: registry.put_blob(reader, sha256=digest))
+    if not stored.created:
+        response.status_code = 200
+    return {"sha256": stored.sha256, "size": stored.size, "created": stored.created}
+
+
+@router.head("/blobs/{sha256}")
+def head_blob(sha256: str, registry: Caller) -> Response:
+    size = registry.blob_size(validate_sha256(sha256, field="sha256"))
+    return Response(headers={"Content-Length": str(size), "Accept-Ranges": "bytes"})
+
+
+@router.get("/blobs/{sha256}", response_class=StreamingResponse)
+def get_blob(sha256: str, registry: Caller, range: str | None = Header(default=None)) -> Response:
+    """A blob's bytes; ``Range: bytes=START-END`` gives part of it (206)."""
+    digest = validate_sha256(sha256, field="sha256")
+    size = registry.blob_size(digest)
+    if range is None:
+        return StreamingResponse(
+            _stream(registry, digest, 0, size),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(size), "Accept-Ranges": "bytes"},
+        )
+    start, end = _parse_range(range, size)
+    return StreamingResponse(
+        _stream(registry, digest, start, end),
+        status_code=206,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Length": str(end - start),
+            "Content-Range": f"bytes {start}-{end - 1}/{size}",
+            "Accept-Ranges": "bytes",
+        },
+    )
+
+
+def _stream(registry: Registry, digest: str, start: int, end: int) -> Iterator[bytes]:
+    yield from registry.read_blob(digest, start=start, end=end)
+
+
+def _parse_range(value: str, size: int) -> tuple[int, int]:
+    """``[start, end)`` of a single ``bytes=`` range; 416 when it cannot be satisfied."""
+    match = _RANGE.match(value.strip())
+    if not match or match.groups() == ("", ""):
+        raise HTTPException(416, f"Range: {value!r} is not a single bytes range")
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        start, end = max(size - int(last), 0), size
+    else:
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or start >= end:
+        raise HTTPException(
+            416,
+            f"Range: {value!r} is outside the blob's {size} bytes",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, end

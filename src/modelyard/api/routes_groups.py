@@ -1,0 +1,79 @@
+"""/api/v1/groups and their aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from modelyard.api.deps import Caller
+from modelyard.api.schemas import AliasSet, GroupCreate, GroupUpdate
+
+router = APIRouter(prefix="/api/v1", tags=["groups"])
+
+Limit = Annotated[int, Query(description="1 to 1000.")]
+
+
+@router.post("/groups", status_code=201)
+def create_group(body: GroupCreate, registry: Caller) -> dict[str, Any]:
+    return registry.create_group(
+        body.name,
+        description=body.description,
+        tags=body.tags,
+        allow_self_approval=body.allow_self_approval,
+    ).to_dict()
+
+
+@router.get("/groups")
+def list_groups(
+    registry: Caller,
+    include_archived: bool = False,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    return registry.list_groups(
+        include_archived=include_archived, limit=limit, cursor=cursor
+    ).to_dict()
+
+
+@router.get("/groups/{group}")
+def get_group(group: str, registry: Caller) -> dict[str, Any]:
+    return registry.get_group(group).to_dict()
+
+
+@router.patch("/groups/{group}")
+def update_group(group: str, body: GroupUpdate, registry: Caller) -> dict[str, Any]:
+    return registry.update_group(
+        group,
+        description=body.description,
+        set_tags=body.set_tags,
+        remove_tags=body.remove_tags,
+        allow_self_approval=body.allow_self_approval,
+        protected_aliases=body.protected_aliases,
+    ).to_dict()
+
+
+@router.post("/groups/{group}/archive")
+def archive_group(group: str, registry: Caller) -> dict[str, Any]:
+    return registry.archive_group(group).to_dict()
+
+
+@router.get("/groups/{group}/aliases")
+def list_aliases(group: str, registry: Caller) -> dict[str, int]:
+    return registry.list_aliases(group)
+
+
+@router.put("/groups/{group}/aliases/{alias}")
+def set_alias(group: str, alias: str, body: AliasSet, registry: Caller) -> dict[str, Any]:
+    return registry.set_alias(group, alias, body.version, reason=body.reason).to_dict()
+
+
+@router.delete("/groups/{group}/aliases/{alias}", status_code=204)
+def delete_alias(group: str, alias: str, registry: Caller, reason: str = "") -> Response:
+    registry.delete_alias(group, alias, reason=reason)
+    return Response(status_code=204)
+
+
+@router.get("/groups/{group}/aliases/{alias}/history")
+def alias_history(group: str, alias: str, registry: Caller) -> list[dict[str, Any]]:
+    return [m.to_dict() for m in registry.alias_history(group, alias)]

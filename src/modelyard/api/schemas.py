@@ -1,0 +1,87 @@
+"""Request bodies. Unknown fields are refused, so a typo is an error rather than a no-op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GroupCreate(Body):
+    name: str
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    allow_self_approval: bool = False
+
+
+class GroupUpdate(Body):
+    description: str | None = None
+    set_tags: dict[str, str] = Field(default_factory=dict)
+    remove_tags: list[str] = Field(default_factory=list)
+    allow_self_approval: bool | None = None
+    protected_aliases: list[str] | None = None
+
+
+class FileItem(Body):
+    path: str
+    size: int
+    sha256: str
+
+
+class VersionCreate(Body):
+    files: list[FileItem] = Field(description="The manifest: every file's path, size, sha256.")
+    metrics: dict[str, float | str] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    lineage: dict[str, Any] = Field(default_factory=dict)
+    framework: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+    model_card: str = ""
+
+
+class VersionUpdate(Body):
+    description: str | None = None
+    model_card: str | None = None
+
+
+class Pairs(Body):
+    set: dict[str, str] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list)
+
+
+class Decision(Body):
+    comment: str = ""
+    break_glass: str | None = Field(
+        default=None, description="Approve your own version as an admin: the reason."
+    )
+
+
+class AliasSet(Body):
+    version: int
+    reason: str = ""
+
+
+class Digests(Body):
+    digests: list[str] = Field(max_length=100_000)
+
+
+class PrincipalCreate(Body):
+    name: str
+    service: bool = False
+
+
+class TokenCreate(Body):
+    principal: str
+    expires: str | None = Field(default="90d", description="12h, 90d, 4w, 1y or 'never'.")
+    description: str = ""
+
+
+class BindingBody(Body):
+    principal: str
+    role: str
+    groups: str = "*"

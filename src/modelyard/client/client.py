@@ -1,0 +1,406 @@
+"""``Client(url, token)``: the registry over HTTP, with the same methods, arguments, return
+types and exceptions as the local :class:`~modelyard.Registry`.
+
+Uploads hash locally, ask the server which blobs it lacks, stream only those, then
+register; downloads stream and are verified here, against the manifest's digests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Self
+from urllib.parse import quote
+
+from modelyard.client.remote_blobs import RemoteBlobStore
+from modelyard.client.transport import Transport
+from modelyard.domain import wire
+from modelyard.domain.access import Binding, Decision
+from modelyard.domain.audit import AuditEntry, Checkpoint, VerifyReport
+from modelyard.domain.model import (
+    AliasMove,
+    ApprovalDecision,
+    Group,
+    Lineage,
+    LineageNode,
+    Page,
+    Version,
+)
+from modelyard.domain.principals import ApiToken, IssuedToken, Principal
+from modelyard.domain.references import Reference, parse_reference
+from modelyard.services.local_copies import (
+    download_version,
+    fetch_version,
+    verify_version_directory,
+)
+from modelyard.services.transfer import SILENT, Progress, UploadResult, upload_directory
+from modelyard.services.versions import validate_version_spec
+from modelyard.store.blobs import Readable, StoredBlob
+
+API = "/api/v1"
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+class Client:
+    """The modelyard Python API in remote mode.
+
+    >>> reg = Client("http://127.0.0.1:8080", token="my_…")
+    >>> reg.register_version("fraud-detector", "./model_dir", metrics={"auc": 0.91})
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, *, cache_dir: str | Path | None = None
+    ) -> None:
+        self._t = Transport(url, token)
+        self._blobs = RemoteBlobStore(self._t)
+        self._cache_dir = Path(cache_dir or Path.home() / ".cache" / "modelyard")
+        self.url = self._t.base
+
+    def close(self) -> None:
+        self._t.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, path: str, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self._t.call("GET", API + path, params=clean)
+
+    def _send(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self._t.call(method, API + path, json=body, params=clean)
+
+    @staticmethod
+    def _version_path(ref: str | Reference) -> str:
+        parsed = ref if isinstance(ref, Reference) else parse_reference(ref)
+        selector = str(parsed.number) if parsed.number is not None else f"@{parsed.alias}"
+        return f"/groups/{_q(parsed.group)}/versions/{_q(selector)}"
+
+    # -- groups -----------------------------------------------------------------------
+
+    def create_group(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        allow_self_approval: bool = False,
+    ) -> Group:
+        body = {
+            "name": name,
+            "description": description,
+            "tags": dict(tags or {}),
+            "allow_self_approval": allow_self_approval,
+        }
+        return wire.group_from(self._send("POST", "/groups", body))
+
+    def get_group(self, name: str) -> Group:
+        return wire.group_from(self._get(f"/groups/{_q(name)}"))
+
+    def list_groups(
+        self, *, include_archived: bool = False, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        data = self._get("/groups", include_archived=include_archived, limit=limit, cursor=cursor)
+        return wire.page_from(data, wire.group_from)
+
+    def update_group(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        set_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+        allow_self_approval: bool | None = None,
+        protected_aliases: Sequence[str] | None = None,
+    ) -> Group:
+        body = {
+            "description": description,
+            "set_tags": dict(set_tags or {}),
+            "remove_tags": list(remove_tags),
+            "allow_self_approval": allow_self_approval,
+            "protected_aliases": None if protected_aliases is None else list(protected_aliases),
+        }
+        return wire.group_from(self._send("PATCH", f"/groups/{_q(name)}", body))
+
+    def archive_group(self, name: str) -> Group:
+        return wire.group_from(self._send("POST", f"/groups/{_q(name)}/archive"))
+
+    # -- versions ---------------------------------------------------------------------
+
+    def upload_artifact(
+        self, directory: str | Path, *, progress: Progress = SILENT
+    ) -> UploadResult:
+        """Hash a directory locally and upload only the blobs the server lacks."""
+        return upload_directory(self._blobs, Path(directory), progress)
+
+    def register_version(
+        self,
+        group: str,
+        artifact: str | Path | UploadResult,
+        *,
+        metrics: Mapping[str, float | str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        lineage: Lineage | None = None,
+        framework: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        description: str = "",
+        model_card: str = "",
+        progress: Progress = SILENT,
+    ) -> Version:
+        """Validate here, upload what is missing, then register (as ``Registry`` does)."""
+        spec = validate_version_spec(
+            group,
+            metrics=metrics,
+            params=params,
+            lineage=lineage,
+            framework=framework,
+            tags=tags,
+            metadata=metadata,
+            description=description,
+            model_card=model_card,
+        )
+        if not isinstance(artifact, UploadResult):
+            self.get_group(group)  # refuse an unknown group before uploading anything
+            artifact = self.upload_artifact(artifact, progress=progress)
+        body = {
+            "files": artifact.manifest.to_list(),
+            **spec,
+            "lineage": spec["lineage"].to_dict(),
+        }
+        return wire.version_from(self._send("POST", f"/groups/{_q(group)}/versions", body))
+
+    def get_version(self, ref: str | Reference) -> Version:
+        return wire.version_from(self._get(self._version_path(ref)))
+
+    def list_versions(self, group: str, *, limit: int = 100, cursor: str | None = None) -> Page:
+        data = self._get(f"/groups/{_q(group)}/versions", limit=limit, cursor=cursor)
+        return wire.page_from(data, wire.version_from)
+
+    def update_description(self, ref: str, description: str) -> Version:
+        body = {"description": description}
+        return wire.version_from(self._send("PATCH", self._version_path(ref), body))
+
+    def update_model_card(self, ref: str, model_card: str) -> Version:
+        body = {"model_card": model_card}
+        return wire.version_from(self._send("PATCH", self._version_path(ref), body))
+
+    def tag_version(self, ref: str, tags: Mapping[str, str]) -> Version:
+        body = {"set": dict(tags)}
+        return wire.version_from(self._send("POST", self._version_path(ref) + "/tags", body))
+
+    def untag_version(self, ref: str, keys: Iterable[str]) -> Version:
+        body = {"remove": list(keys)}
+        return wire.version_from(self._send("POST", self._version_path(ref) + "/tags", body))
+
+    def set_metadata(
+        self, ref: str, metadata: Mapping[str, str], *, remove: Iterable[str] = ()
+    ) -> Version:
+        body = {"set": dict(metadata), "remove": list(remove)}
+        path = self._version_path(ref) + "/metadata"
+        return wire.version_from(self._send("POST", path, body))
+
+    def remove_metadata(self, ref: str, keys: Iterable[str]) -> Version:
+        return self.set_metadata(ref, {}, remove=keys)
+
+    def approve_version(
+        self, ref: str, *, comment: str = "", break_glass: str | None = None
+    ) -> Version:
+        body = {"comment": comment, "break_glass": break_glass}
+        path = self._version_path(ref) + "/approve"
+        return wire.version_from(self._send("POST", path, body))
+
+    def reject_version(self, ref: str, *, comment: str) -> Version:
+        path = self._version_path(ref) + "/reject"
+        return wire.version_from(self._send("POST", path, {"comment": comment}))
+
+    def approval_history(self, ref: str) -> list[ApprovalDecision]:
+        data = self._get(self._version_path(ref) + "/approvals")
+        return [wire.decision_from(d) for d in data]
+
+    # -- aliases ----------------------------------------------------------------------
+
+    def set_alias(self, group: str, alias: str, version: int | str, *, reason: str = "") -> Version:
+        path = f"/groups/{_q(group)}/aliases/{_q(alias)}"
+        body = {"version": version, "reason": reason}
+        return wire.version_from(self._send("PUT", path, body))
+
+    def delete_alias(self, group: str, alias: str, *, reason: str = "") -> None:
+        self._send("DELETE", f"/groups/{_q(group)}/aliases/{_q(alias)}", reason=reason)
+
+    def alias_history(self, group: str, alias: str) -> list[AliasMove]:
+        data = self._get(f"/groups/{_q(group)}/aliases/{_q(alias)}/history")
+        return [wire.alias_move_from(m) for m in data]
+
+    def list_aliases(self, group: str) -> dict[str, int]:
+        return dict(self._get(f"/groups/{_q(group)}/aliases"))
+
+    # -- discovery --------------------------------------------------------------------
+
+    def search_versions(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        data = self._get("/versions", filter=filter, order_by=order_by, limit=limit, cursor=cursor)
+        return wire.page_from(data, wire.version_from)
+
+    def lineage(
+        self,
+        ref: str,
+        *,
+        direction: Literal["upstream", "downstream"] = "upstream",
+        depth: int = 10,
+    ) -> list[LineageNode]:
+        data = self._get(self._version_path(ref) + "/lineage", direction=direction, depth=depth)
+        return [wire.lineage_node_from(n) for n in data]
+
+    def list_events(
+        self, *, type: str | None = None, group: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return list(self._get("/events", type=type, group=group, limit=limit))
+
+    def summary(self) -> dict[str, int]:
+        return dict(self._get("/summary"))
+
+    def ping(self) -> None:
+        self._t.call("GET", "/readyz")
+
+    # -- artifacts --------------------------------------------------------------------
+
+    def download(
+        self,
+        ref: str,
+        destination: str | Path,
+        *,
+        overwrite: bool = False,
+        progress: Progress = SILENT,
+    ) -> Version:
+        version = self.get_version(ref)
+        return download_version(
+            self._blobs, version, destination, overwrite=overwrite, progress=progress
+        )
+
+    def fetch(self, ref: str, *, progress: Progress = SILENT) -> Path:
+        return fetch_version(self._blobs, self.get_version(ref), self._cache_dir, progress=progress)
+
+    def verify_directory(self, ref: str, directory: str | Path) -> list[str]:
+        return verify_version_directory(self.get_version(ref), directory)
+
+    # -- blobs ------------------------------------------------------------------------
+
+    def check_blob_write(self) -> None:
+        self._send("POST", "/blobs/missing", {"digests": []})
+
+    def missing_blobs(self, digests: Iterable[str]) -> set[str]:
+        return self._blobs.missing(digests)
+
+    def put_blob(self, stream: Readable, *, sha256: str) -> StoredBlob:
+        return self._blobs.put(stream, expected_sha256=sha256)
+
+    def blob_size(self, sha256: str) -> int:
+        return self._blobs.size(sha256)
+
+    def read_blob(self, sha256: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        return self._blobs.read(sha256, start=start, end=end)
+
+    # -- access -----------------------------------------------------------------------
+
+    def whoami(self) -> dict[str, object]:
+        return dict(self._get("/whoami"))
+
+    def create_principal(self, name: str, *, service: bool = False) -> Principal:
+        body = {"name": name, "service": service}
+        return wire.principal_from(self._send("POST", "/principals", body))
+
+    def list_principals(self) -> list[Principal]:
+        return [wire.principal_from(p) for p in self._get("/principals")]
+
+    def create_token(
+        self, principal: str, *, expires: str | None = "90d", description: str = ""
+    ) -> IssuedToken:
+        body = {"principal": principal, "expires": expires, "description": description}
+        return wire.issued_token_from(self._send("POST", "/tokens", body))
+
+    def list_tokens(self, *, principal: str | None = None) -> list[ApiToken]:
+        return [wire.token_from(t) for t in self._get("/tokens", principal=principal)]
+
+    def revoke_token(self, token_id: str) -> ApiToken:
+        return wire.token_from(self._send("DELETE", f"/tokens/{_q(token_id)}"))
+
+    def grant(self, principal: str, role: str, *, groups: str = "*") -> Binding:
+        body = {"principal": principal, "role": role, "groups": groups}
+        return wire.binding_from(self._send("POST", "/bindings", body))
+
+    def revoke(self, principal: str, role: str, *, groups: str = "*") -> None:
+        self._send("DELETE", "/bindings", principal=principal, role=role, groups=groups)
+
+    def list_bindings(self, *, principal: str | None = None) -> list[Binding]:
+        return [wire.binding_from(b) for b in self._get("/bindings", principal=principal)]
+
+    def check_access(self, principal: str, action: str, target: str) -> Decision:
+        data = self._get("/access/check", principal=principal, action=action, target=target)
+        return wire.access_decision_from(data)
+
+    # -- audit ------------------------------------------------------------------------
+
+    def audit_log(
+        self,
+        *,
+        group: str | None = None,
+        resource: str | None = None,
+        actor: str | None = None,
+        since: str | datetime | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        moment = since.isoformat() if isinstance(since, datetime) else since
+        data = self._get(
+            "/audit",
+            group=group,
+            resource=resource,
+            actor=actor,
+            since=moment,
+            outcome=outcome,
+            limit=limit,
+        )
+        return [AuditEntry.from_dict(e) for e in data]
+
+    def audit_public_key(self) -> str:
+        return str(self._get("/audit/public-key"))
+
+    def checkpoint_audit(self) -> Checkpoint:
+        return Checkpoint.from_dict(self._send("POST", "/audit/checkpoints"))
+
+    def list_checkpoints(self) -> list[Checkpoint]:
+        return [Checkpoint.from_dict(c) for c in self._get("/audit/checkpoints")]
+
+    def verify_audit(self) -> VerifyReport:
+        return wire.verify_report_from(self._get("/audit/verify"))
+
+    def audit_proof(self, seq: int) -> dict[str, Any]:
+        return dict(self._get(f"/audit/entries/{int(seq)}/proof"))
+
+    def audit_consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
+        return dict(self._get("/audit/consistency", old_size=old_size, new_size=new_size))
+
+    def iter_audit_export(self) -> Iterator[str]:
+        return self._t.stream_lines(API + "/audit/export")
+
+    def export_audit(self, destination: str | Path) -> int:
+        count = 0
+        with Path(destination).open("w", encoding="utf-8") as out:
+            for line in self.iter_audit_export():
+                count += line.startswith('{"entry"')
+                out.write(line)
+        return count

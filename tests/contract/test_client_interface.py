@@ -1,0 +1,47 @@
+"""``Client`` has the same interface as ``Registry``: every public method, same signature.
+
+The behaviour is proven by the contract suite, which runs every ``registry`` test against
+both; this test makes sure no method is missing from (or differs in) the client.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from modelyard import Client, Registry
+
+#: Registry methods that only make sense next to the store, never over HTTP.
+LOCAL_ONLY = {
+    "open",  # opens the embedded store
+    "acting_as",  # the server's per-request view; remote callers act through their token
+    "authenticate",  # the server checks tokens; a client sends one
+    "ensure_admin",  # first-start bootstrap, done by `modelyard server`
+}
+
+
+def public(cls: type) -> dict[str, object]:
+    return {
+        name: member
+        for name, member in inspect.getmembers(cls, callable)
+        if not name.startswith("_")
+    }
+
+
+def test_client_has_every_registry_method() -> None:
+    missing = set(public(Registry)) - set(public(Client)) - LOCAL_ONLY
+    assert not missing, f"Client lacks: {sorted(missing)}"
+    extra = set(public(Client)) - set(public(Registry))
+    assert not extra, f"Client has methods Registry lacks: {sorted(extra)}"
+
+
+def test_signatures_match() -> None:
+    client = public(Client)
+    for name, method in public(Registry).items():
+        if name in LOCAL_ONLY or name in {"close"}:
+            continue
+        expected = inspect.signature(method)
+        actual = inspect.signature(client[name])  # type: ignore[arg-type]
+        assert list(actual.parameters) == list(expected.parameters), name
+        for param in expected.parameters.values():
+            other = actual.parameters[param.name]
+            assert (other.kind, other.default) == (param.kind, param.default), (name, param.name)
