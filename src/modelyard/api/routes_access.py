@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from modelyard.api.deps import Caller
-from modelyard.api.schemas import BindingBody, PrincipalCreate, TokenCreate
+from modelyard.api.schemas import ERRORS, BindingBody, PrincipalCreate, TokenCreate
 
-router = APIRouter(prefix="/api/v1", tags=["access"])
+router = APIRouter(prefix="/api/v1", tags=["access"], responses=ERRORS)
 
 
 @router.get("/whoami")

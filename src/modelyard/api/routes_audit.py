@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from modelyard.api.deps import Caller
+from modelyard.api.schemas import ERRORS
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=ERRORS)
 
 Limit = Annotated[int, Query(description="1 to 1000.")]
 

@@ -17,12 +17,12 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 
 from modelyard.api.deps import Caller
-from modelyard.api.schemas import Digests
+from modelyard.api.schemas import ERRORS, Digests
 from modelyard.domain.manifest import validate_sha256
 from modelyard.errors import ValidationError
 from modelyard.registry import Registry
 
-router = APIRouter(prefix="/api/v1", tags=["blobs"])
+router = APIRouter(prefix="/api/v1", tags=["blobs"], responses=ERRORS)
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from modelyard.api.deps import Caller
-from modelyard.api.schemas import AliasSet, GroupCreate, GroupUpdate
+from modelyard.api.schemas import ERRORS, AliasSet, GroupCreate, GroupUpdate
 
-router = APIRouter(prefix="/api/v1", tags=["groups"])
+router = APIRouter(prefix="/api/v1", tags=["groups"], responses=ERRORS)
 
 Limit = Annotated[int, Query(description="1 to 1000.")]
 

@@ -11,13 +11,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from modelyard.api.deps import Caller
-from modelyard.api.schemas import Decision, Pairs, VersionCreate, VersionUpdate
+from modelyard.api.schemas import ERRORS, Decision, Pairs, VersionCreate, VersionUpdate
 from modelyard.domain.model import Lineage
 from modelyard.domain.wire import manifest_from
 from modelyard.errors import ValidationError
 from modelyard.services.transfer import UploadResult
 
-router = APIRouter(prefix="/api/v1", tags=["versions"])
+router = APIRouter(prefix="/api/v1", tags=["versions"], responses=ERRORS)
 
 Limit = Annotated[int, Query(description="1 to 1000.")]
 

@@ -85,3 +85,25 @@ class BindingBody(Body):
     principal: str
     role: str
     groups: str = "*"
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable, e.g. validation_error, not_found.")
+    message: str = Field(description="One line for people, naming the field and the rule.")
+    field: str | None = Field(default=None, description="The offending field, if any.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_ERROR = {"model": ErrorBody}
+#: the error responses every /api/v1 route may give (documented in the OpenAPI)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_ERROR, "description": "Bad input: the message names the field and the rule."},
+    401: {**_ERROR, "description": "No API token, or an unknown, expired or revoked one."},
+    403: {**_ERROR, "description": "The caller's roles do not allow this."},
+    404: {**_ERROR, "description": "No such group, version, alias, blob, principal or token."},
+    409: {**_ERROR, "description": "The current state does not allow it."},
+    422: {**_ERROR, "description": "Bytes do not match their sha256."},
+}

@@ -48,9 +48,10 @@ class Action(StrEnum):
 
 GLOBAL_ACTIONS = frozenset({Action.AUDIT_READ, Action.EVENTS_READ, Action.ACCESS_ADMIN})
 
-_READ = {Action.GROUP_READ, Action.VERSION_READ}
+#: every role can read what a viewer reads (on the groups its binding covers)
+_READ = {Action.GROUP_READ, Action.VERSION_READ, Action.AUDIT_READ, Action.EVENTS_READ}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.VIEWER: frozenset(_READ | {Action.AUDIT_READ, Action.EVENTS_READ}),
+    Role.VIEWER: frozenset(_READ),
     Role.CONTRIBUTOR: frozenset(
         _READ
         | {

@@ -51,6 +51,9 @@ def parse_reference(text: str, *, field: str = "reference") -> Reference:
     return Reference(group=group, number=parse_version_number(number, field=field))
 
 
+MAX_VERSION_NUMBER = 2**31 - 1  # the column is a 32-bit integer
+
+
 def parse_version_number(text: str | int, *, field: str = "version") -> int:
     if isinstance(text, int) and not isinstance(text, bool):
         number = text
@@ -60,4 +63,9 @@ def parse_version_number(text: str | int, *, field: str = "version") -> int:
         raise ValidationError(f"{field}: {text!r} is not a version number", field=field)
     if number < 1:
         raise ValidationError(f"{field}: version numbers start at 1, got {number}", field=field)
+    if number > MAX_VERSION_NUMBER:
+        raise ValidationError(
+            f"{field}: {number} is larger than any version number ({MAX_VERSION_NUMBER})",
+            field=field,
+        )
     return number

@@ -144,9 +144,11 @@ class AccessService(ServiceBase):
             raise ValidationError("token: give the token's id", field="token")
         now = self._clock()
         with self._write() as conn:
-            token = store.get_token(conn, token_id)
-            if token.principal != self.actor:
+            found = store.token_with_hash(conn, token_id)
+            if found is None or found[0].principal != self.actor:
+                # authorization first: a non-admin learns nothing about others' tokens
                 self._authorize(conn, Action.ACCESS_ADMIN, None, f"token:{token_id}")
+            token = store.get_token(conn, token_id)
             if token.revoked_at is not None:
                 raise ConflictError(f"token {token_id!r} is already revoked", field="token")
             store.revoke_token(conn, token_id, now)

@@ -110,8 +110,7 @@ class AuditService(ServiceBase):
     def audit_proof(self, seq: int) -> dict[str, Any]:
         """An inclusion proof of entry ``seq`` in a signed checkpoint, verifiable offline
         (``modelyard audit verify-proof``) with the public key it carries."""
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-            raise ValidationError("seq: must be a positive entry number", field="seq")
+        seq = _entry_number(seq, "seq")
         with self._read() as conn:
             self._authorize(conn, Action.AUDIT_READ, None, "audit")
             stored = store.read_entry(conn, seq)
@@ -135,6 +134,8 @@ class AuditService(ServiceBase):
     def audit_consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
         """A consistency proof that the checkpoint at ``new_size`` extends the one at
         ``old_size`` (the log only grew in between)."""
+        old_size = _entry_number(old_size, "old_size")
+        new_size = _entry_number(new_size, "new_size")
         with self._read() as conn:
             self._authorize(conn, Action.AUDIT_READ, None, "audit")
             old = store.checkpoint_at(conn, old_size)
@@ -199,3 +200,12 @@ class AuditService(ServiceBase):
             self.__dict__["_audit_key"] = key
         assert isinstance(key, Ed25519PrivateKey)
         return key
+
+
+MAX_ENTRY = 2**62
+
+
+def _entry_number(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ENTRY:
+        raise ValidationError(f"{field}: must be a whole number from 1 to 2**62", field=field)
+    return value
