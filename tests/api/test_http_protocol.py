@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,3 +164,16 @@ def test_tokens_record_their_last_use_and_revocation_is_immediate(server: Server
     assert response.status_code == 401
     assert "revoked" in response.json()["error"]["message"]
     assert issued.secret not in response.text
+
+
+def test_the_server_signs_checkpoints_periodically(db_url: str, tmp_path: Path) -> None:
+    registry = Registry.open(tmp_path / "home", db_url=db_url)
+    registry.create_group("g")
+    with running_server(registry, Settings(checkpoint_interval=1)):
+        deadline = time.monotonic() + 10
+        while not registry.list_checkpoints() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    (checkpoint,) = registry.list_checkpoints()
+    assert checkpoint.size == registry.verify_audit().entries
+    assert registry.verify_audit().checkpoints == 1
+    registry.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -30,7 +30,7 @@ from modelyard.domain.principals import (
     split_token,
     validate_principal_name,
 )
-from modelyard.domain.references import parse_reference
+from modelyard.domain.references import Reference, parse_reference
 from modelyard.domain.values import validate_text
 from modelyard.errors import (
     AuthenticationError,
@@ -41,6 +41,7 @@ from modelyard.errors import (
 from modelyard.services.base import ServiceBase, request_details
 from modelyard.store import access as store
 from modelyard.store import audit as audit_store
+from modelyard.store.groups import get_group
 from modelyard.store.versions import load_versions
 
 LOCAL_PRINCIPAL = "local"
@@ -65,8 +66,6 @@ VERBS: dict[str, Action] = {
 
 
 class AccessService(ServiceBase):
-    _token_touched: dict[str, float]
-
     # -- principals -------------------------------------------------------------------
 
     def create_principal(self, name: str, *, service: bool = False) -> Principal:
@@ -197,7 +196,7 @@ class AccessService(ServiceBase):
         return token.principal, None
 
     def _touch(self, token_id: str, now: datetime) -> None:
-        touched = self.__dict__.setdefault("_token_touched", {})
+        touched = self._token_touched
         last = touched.get(token_id)
         if last is not None and time.monotonic() - last < LAST_USED_RESOLUTION_S:
             return
@@ -270,16 +269,11 @@ class AccessService(ServiceBase):
             return decision
 
     def _explain_self_approval(
-        self, conn: Connection, decision: Decision, reference: object
+        self, conn: Connection, decision: Decision, reference: Reference
     ) -> Decision:
-        from modelyard.domain.references import Reference
-
-        assert isinstance(reference, Reference)
         version = load_versions(conn, [self._version_id(conn, reference)])[0]
         if version.created_by != decision.principal:
             return decision
-        from modelyard.store.groups import get_group
-
         if get_group(conn, version.group).allow_self_approval:
             return decision
         return Decision(
@@ -339,9 +333,3 @@ class AccessService(ServiceBase):
             data={"group": None, "resource": resource, **details},
             now=now,
         )
-
-
-def lifetime_of(token: ApiToken) -> timedelta | None:
-    if token.expires_at is None:
-        return None
-    return token.expires_at - token.created_at

@@ -24,7 +24,7 @@ from modelyard.domain.audit import (
 )
 from modelyard.domain.names import validate_group_name
 from modelyard.domain.principals import parse_since
-from modelyard.errors import NotFoundError, ValidationError
+from modelyard.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.services.groups import check_limit
 from modelyard.store import audit as store
@@ -89,9 +89,12 @@ class AuditService(ServiceBase):
             key_id=key_id(key.public_key()),
             signature=key.sign(checkpoint_note(size, root)),
         )
-        with self._write() as conn:
-            if store.checkpoint_at(conn, size) is None:
-                store.insert_checkpoint(conn, checkpoint)
+        try:
+            with self._write() as conn:
+                if store.checkpoint_at(conn, size) is None:
+                    store.insert_checkpoint(conn, checkpoint)
+        except ConflictError:
+            pass  # another server process signed this size at the same moment
         return checkpoint
 
     def verify_audit(self) -> VerifyReport:
@@ -194,10 +197,9 @@ class AuditService(ServiceBase):
         self._checkpoint()
 
     def _signing_key(self) -> Ed25519PrivateKey:
-        key = self.__dict__.get("_audit_key")
+        key = self._keys.get("audit")
         if key is None:
-            key = load_or_create_signing_key(self._audit_key_file)
-            self.__dict__["_audit_key"] = key
+            key = self._keys["audit"] = load_or_create_signing_key(self._audit_key_file)
         assert isinstance(key, Ed25519PrivateKey)
         return key
 

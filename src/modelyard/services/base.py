@@ -91,6 +91,8 @@ class ServiceBase:
         self._clock = clock
         # (principal, group) → when last seen open and writable by them (monotonic)
         self._open_groups: dict[tuple[str, str], float] = {}
+        self._token_touched: dict[str, float] = {}  # token id → when last_used_at was written
+        self._keys: dict[str, Any] = {}  # loaded signing keys, shared with acting_as copies
 
     def close(self) -> None:
         """Release database connections."""
