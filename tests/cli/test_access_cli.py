@@ -7,31 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-
-from modelyard.cli.main import cli
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def run(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """``run(*args, code=0, actor=None)``: the CLI in-process, as ``local`` or ``actor``."""
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0, actor: str | None = None) -> Result:
-        env = {"MODELYARD_HOME": str(home)}
-        if actor:
-            env["MODELYARD_ACTOR"] = actor
-        result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == code, (result.output, result.stderr)
-        return result
-
-    return invoke
 
 
 @pytest.fixture

@@ -8,33 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from modelyard import Registry
-from modelyard.cli.main import cli
 
 SHA = "ab" * 32
 METADATA_51 = [arg for i in range(51) for arg in ("--metadata", f"k{i}=v")]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def run(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(
-            cli, list(args), env={"MODELYARD_HOME": str(home)}, catch_exceptions=False
-        )
-        assert result.exit_code == code, (result.output, result.stderr)
-        return result
-
-    return invoke
 
 
 @pytest.fixture
