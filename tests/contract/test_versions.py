@@ -15,7 +15,7 @@ from modelyard import (
     Registry,
     ValidationError,
 )
-from tests.conftest import MakeArtifact
+from tests.conftest import MakeArtifact, OpenRegistry
 
 SHA = "sha256:" + "ab" * 32
 
@@ -267,3 +267,18 @@ def test_registered_version_equals_its_reread_key_order_included(
     assert list(registered.metrics) == list(again.metrics) == ["a", "z"]
     assert list(registered.tags) == list(again.tags) == ["b", "y"]
     assert registered.to_dict() == again.to_dict()
+
+
+def test_what_a_change_returns_is_what_a_read_returns(
+    registry: Registry, make_artifact: MakeArtifact, open_registry: OpenRegistry
+) -> None:
+    registry.create_group("g")
+    registry.register_version("g", make_artifact(), tags={"b": "2"}, metadata={"y": "1"})
+    assert registry.tag_version("g/1", {"a": "1"}) == registry.get_version("g/1")
+    assert registry.untag_version("g/1", ["b"]) == registry.get_version("g/1")
+    assert registry.set_metadata("g/1", {"x": "2"}, remove=["y"]) == registry.get_version("g/1")
+    assert registry.update_description("g/1", "d") == registry.get_version("g/1")
+    assert registry.update_model_card("g/1", "# card") == registry.get_version("g/1")
+    approver = open_registry(actor="approver-1")
+    assert approver.approve_version("g/1") == registry.get_version("g/1")
+    assert approver.reject_version("g/1", comment="no") == registry.get_version("g/1")

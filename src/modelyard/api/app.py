@@ -19,7 +19,7 @@ from modelyard.api import (
     routes_groups,
     routes_versions,
 )
-from modelyard.api.telemetry import Telemetry
+from modelyard.api.telemetry import Telemetry, TelemetryMiddleware
 from modelyard.config import Settings
 from modelyard.registry import Registry
 from modelyard.services.access import LOCAL_PRINCIPAL
@@ -74,7 +74,7 @@ def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     telemetry = Telemetry(app)
-    app.middleware("http")(telemetry.middleware)
+    app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
     for module in (routes_groups, routes_versions, routes_blobs, routes_access, routes_audit):
         app.include_router(module.router)
 

@@ -2,59 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from modelyard.api.deps import Caller
+from modelyard.api.responses import JSON, created
 from modelyard.api.schemas import ERRORS, BindingBody, PrincipalCreate, TokenCreate
 
 router = APIRouter(prefix="/api/v1", tags=["access"], responses=ERRORS)
 
 
 @router.get("/whoami")
-def whoami(registry: Caller) -> dict[str, Any]:
-    return registry.whoami()
+def whoami(registry: Caller) -> JSON:
+    return JSON(registry.whoami())
 
 
 @router.post("/principals", status_code=201)
-def create_principal(body: PrincipalCreate, registry: Caller) -> dict[str, Any]:
-    return registry.create_principal(body.name, service=body.service).to_dict()
+def create_principal(body: PrincipalCreate, registry: Caller) -> JSON:
+    return created(registry.create_principal(body.name, service=body.service).to_dict())
 
 
 @router.get("/principals")
-def list_principals(registry: Caller) -> list[dict[str, Any]]:
-    return [p.to_dict() for p in registry.list_principals()]
+def list_principals(registry: Caller) -> JSON:
+    return JSON([p.to_dict() for p in registry.list_principals()])
 
 
 @router.post("/tokens", status_code=201)
-def create_token(body: TokenCreate, response: Response, registry: Caller) -> dict[str, Any]:
+def create_token(body: TokenCreate, registry: Caller) -> JSON:
     """A new token; the response is the only place its secret (``token``) ever appears."""
-    response.headers["Cache-Control"] = "no-store"
     issued = registry.create_token(
         body.principal, expires=body.expires, description=body.description
     )
-    return issued.to_dict()
+    return JSON(issued.to_dict(), status_code=201, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/tokens")
-def list_tokens(registry: Caller, principal: str | None = None) -> list[dict[str, Any]]:
-    return [t.to_dict() for t in registry.list_tokens(principal=principal)]
+def list_tokens(registry: Caller, principal: str | None = None) -> JSON:
+    return JSON([t.to_dict() for t in registry.list_tokens(principal=principal)])
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: str, registry: Caller) -> dict[str, Any]:
-    return registry.revoke_token(token_id).to_dict()
+def revoke_token(token_id: str, registry: Caller) -> JSON:
+    return JSON(registry.revoke_token(token_id).to_dict())
 
 
 @router.post("/bindings", status_code=201)
-def grant(body: BindingBody, registry: Caller) -> dict[str, Any]:
-    return registry.grant(body.principal, body.role, groups=body.groups).to_dict()
+def grant(body: BindingBody, registry: Caller) -> JSON:
+    return created(registry.grant(body.principal, body.role, groups=body.groups).to_dict())
 
 
 @router.get("/bindings")
-def list_bindings(registry: Caller, principal: str | None = None) -> list[dict[str, Any]]:
-    return [b.to_dict() for b in registry.list_bindings(principal=principal)]
+def list_bindings(registry: Caller, principal: str | None = None) -> JSON:
+    return JSON([b.to_dict() for b in registry.list_bindings(principal=principal)])
 
 
 @router.delete("/bindings", status_code=204)
@@ -64,6 +62,6 @@ def revoke(principal: str, role: str, registry: Caller, groups: str = "*") -> Re
 
 
 @router.get("/access/check")
-def check_access(principal: str, action: str, target: str, registry: Caller) -> dict[str, Any]:
+def check_access(principal: str, action: str, target: str, registry: Caller) -> JSON:
     """Would ``principal`` be allowed ``action`` on ``target``, and by which binding?"""
-    return registry.check_access(principal, action, target).to_dict()
+    return JSON(registry.check_access(principal, action, target).to_dict())

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from modelyard.api.deps import Caller
+from modelyard.api.responses import JSON
 from modelyard.api.schemas import ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=ERRORS)
@@ -24,26 +25,26 @@ def audit_log(  # noqa: PLR0917 - one parameter per query filter
     since: str | None = None,
     outcome: Literal["allowed", "denied"] | None = None,
     limit: Limit = 100,
-) -> list[dict[str, Any]]:
+) -> JSON:
     entries = registry.audit_log(
         group=group, resource=resource, actor=actor, since=since, outcome=outcome, limit=limit
     )
-    return [e.to_dict() for e in entries]
+    return JSON([e.to_dict() for e in entries])
 
 
 @router.get("/audit/verify")
-def verify_audit(registry: Caller) -> dict[str, Any]:
-    return registry.verify_audit().to_dict()
+def verify_audit(registry: Caller) -> JSON:
+    return JSON(registry.verify_audit().to_dict())
 
 
 @router.get("/audit/checkpoints")
-def list_checkpoints(registry: Caller) -> list[dict[str, Any]]:
-    return [c.to_dict() for c in registry.list_checkpoints()]
+def list_checkpoints(registry: Caller) -> JSON:
+    return JSON([c.to_dict() for c in registry.list_checkpoints()])
 
 
 @router.post("/audit/checkpoints")
-def checkpoint_audit(registry: Caller) -> dict[str, Any]:
-    return registry.checkpoint_audit().to_dict()
+def checkpoint_audit(registry: Caller) -> JSON:
+    return JSON(registry.checkpoint_audit().to_dict())
 
 
 @router.get("/audit/public-key", response_class=PlainTextResponse)
@@ -53,8 +54,8 @@ def audit_public_key(registry: Caller) -> str:
 
 
 @router.get("/audit/entries/{seq}/proof")
-def audit_proof(seq: Annotated[int, Path(ge=1)], registry: Caller) -> dict[str, Any]:
-    return registry.audit_proof(seq)
+def audit_proof(seq: Annotated[int, Path(ge=1)], registry: Caller) -> JSON:
+    return JSON(registry.audit_proof(seq))
 
 
 @router.get("/audit/consistency")
@@ -62,8 +63,8 @@ def audit_consistency(
     registry: Caller,
     old_size: Annotated[int, Query(ge=1)],
     new_size: Annotated[int, Query(ge=1)],
-) -> dict[str, Any]:
-    return registry.audit_consistency(old_size, new_size)
+) -> JSON:
+    return JSON(registry.audit_consistency(old_size, new_size))
 
 
 @router.get("/audit/export", response_class=StreamingResponse)
@@ -85,10 +86,10 @@ def list_events(
     type: str | None = None,
     group: str | None = None,
     limit: Limit = 100,
-) -> list[dict[str, Any]]:
-    return registry.list_events(type=type, group=group, limit=limit)
+) -> JSON:
+    return JSON(registry.list_events(type=type, group=group, limit=limit))
 
 
 @router.get("/summary")
-def summary(registry: Caller) -> dict[str, int]:
-    return registry.summary()
+def summary(registry: Caller) -> JSON:
+    return JSON(registry.summary())

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from modelyard.api.deps import Caller
+from modelyard.api.responses import JSON, created
 from modelyard.api.schemas import ERRORS, Decision, Pairs, VersionCreate, VersionUpdate
 from modelyard.domain.model import Lineage
 from modelyard.domain.wire import manifest_from
@@ -39,39 +40,39 @@ def _lineage(data: dict[str, Any]) -> Lineage:
 
 
 @router.post("/groups/{group}/versions", status_code=201)
-def register_version(group: str, body: VersionCreate, registry: Caller) -> dict[str, Any]:
+def register_version(group: str, body: VersionCreate, registry: Caller) -> JSON:
     """Register a version whose blobs were uploaded (``PUT /blobs/{sha256}``) first."""
     manifest = manifest_from([f.model_dump() for f in body.files], field="files")
-    return registry.register_version(
-        group,
-        UploadResult(manifest=manifest, new_blobs=0, new_bytes=0),
-        metrics=body.metrics,
-        params=body.params,
-        lineage=_lineage(body.lineage),
-        framework=body.framework,
-        tags=body.tags,
-        metadata=body.metadata,
-        description=body.description,
-        model_card=body.model_card,
-    ).to_dict()
+    return created(
+        registry.register_version(
+            group,
+            UploadResult(manifest=manifest, new_blobs=0, new_bytes=0),
+            metrics=body.metrics,
+            params=body.params,
+            lineage=_lineage(body.lineage),
+            framework=body.framework,
+            tags=body.tags,
+            metadata=body.metadata,
+            description=body.description,
+            model_card=body.model_card,
+        ).to_dict()
+    )
 
 
 @router.get("/groups/{group}/versions")
 def list_versions(
     group: str, registry: Caller, limit: Limit = 100, cursor: str | None = None
-) -> dict[str, Any]:
-    return registry.list_versions(group, limit=limit, cursor=cursor).to_dict()
+) -> JSON:
+    return JSON(registry.list_versions(group, limit=limit, cursor=cursor).to_dict())
 
 
 @router.get("/groups/{group}/versions/{selector}")
-def get_version(group: str, selector: str, registry: Caller) -> dict[str, Any]:
-    return registry.get_version(reference(group, selector)).to_dict()
+def get_version(group: str, selector: str, registry: Caller) -> JSON:
+    return JSON(registry.get_version(reference(group, selector)).to_dict())
 
 
 @router.patch("/groups/{group}/versions/{selector}")
-def update_version(
-    group: str, selector: str, body: VersionUpdate, registry: Caller
-) -> dict[str, Any]:
+def update_version(group: str, selector: str, body: VersionUpdate, registry: Caller) -> JSON:
     ref = reference(group, selector)
     if body.description is None and body.model_card is None:
         raise ValidationError("update: give description and/or model_card", field="description")
@@ -81,11 +82,11 @@ def update_version(
     if body.model_card is not None:
         version = registry.update_model_card(ref, body.model_card)
     assert version is not None
-    return version.to_dict()
+    return JSON(version.to_dict())
 
 
 @router.post("/groups/{group}/versions/{selector}/tags")
-def tag_version(group: str, selector: str, body: Pairs, registry: Caller) -> dict[str, Any]:
+def tag_version(group: str, selector: str, body: Pairs, registry: Caller) -> JSON:
     """Set tags (``set``) or remove tags (``remove``)."""
     ref = reference(group, selector)
     if bool(body.set) == bool(body.remove):
@@ -93,35 +94,35 @@ def tag_version(group: str, selector: str, body: Pairs, registry: Caller) -> dic
             "tags: give tags to set or keys to remove (one of them)", field="tags"
         )
     if body.set:
-        return registry.tag_version(ref, body.set).to_dict()
-    return registry.untag_version(ref, body.remove).to_dict()
+        return JSON(registry.tag_version(ref, body.set).to_dict())
+    return JSON(registry.untag_version(ref, body.remove).to_dict())
 
 
 @router.post("/groups/{group}/versions/{selector}/metadata")
-def set_metadata(group: str, selector: str, body: Pairs, registry: Caller) -> dict[str, Any]:
+def set_metadata(group: str, selector: str, body: Pairs, registry: Caller) -> JSON:
     """Set and remove custom metadata pairs in one change."""
     ref = reference(group, selector)
-    return registry.set_metadata(ref, body.set, remove=body.remove).to_dict()
+    return JSON(registry.set_metadata(ref, body.set, remove=body.remove).to_dict())
 
 
 @router.post("/groups/{group}/versions/{selector}/approve")
-def approve(group: str, selector: str, body: Decision, registry: Caller) -> dict[str, Any]:
+def approve(group: str, selector: str, body: Decision, registry: Caller) -> JSON:
     ref = reference(group, selector)
-    return registry.approve_version(
-        ref, comment=body.comment, break_glass=body.break_glass
-    ).to_dict()
+    return JSON(
+        registry.approve_version(ref, comment=body.comment, break_glass=body.break_glass).to_dict()
+    )
 
 
 @router.post("/groups/{group}/versions/{selector}/reject")
-def reject(group: str, selector: str, body: Decision, registry: Caller) -> dict[str, Any]:
+def reject(group: str, selector: str, body: Decision, registry: Caller) -> JSON:
     if body.break_glass is not None:
         raise ValidationError("break_glass: only approvals break glass", field="break_glass")
-    return registry.reject_version(reference(group, selector), comment=body.comment).to_dict()
+    return JSON(registry.reject_version(reference(group, selector), comment=body.comment).to_dict())
 
 
 @router.get("/groups/{group}/versions/{selector}/approvals")
-def approval_history(group: str, selector: str, registry: Caller) -> list[dict[str, Any]]:
-    return [d.to_dict() for d in registry.approval_history(reference(group, selector))]
+def approval_history(group: str, selector: str, registry: Caller) -> JSON:
+    return JSON([d.to_dict() for d in registry.approval_history(reference(group, selector))])
 
 
 @router.get("/groups/{group}/versions/{selector}/lineage")
@@ -131,9 +132,9 @@ def lineage(
     registry: Caller,
     direction: Literal["upstream", "downstream"] = "upstream",
     depth: Annotated[int, Query(description="1 to 100.")] = 10,
-) -> list[dict[str, Any]]:
+) -> JSON:
     nodes = registry.lineage(reference(group, selector), direction=direction, depth=depth)
-    return [n.to_dict() for n in nodes]
+    return JSON([n.to_dict() for n in nodes])
 
 
 @router.get("/versions")
@@ -143,6 +144,8 @@ def search_versions(
     order_by: str | None = None,
     limit: Limit = 50,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> JSON:
     """Versions across groups matching ``filter`` (docs/search.md), cursor-paginated."""
-    return registry.search_versions(filter, order_by=order_by, limit=limit, cursor=cursor).to_dict()
+    return JSON(
+        registry.search_versions(filter, order_by=order_by, limit=limit, cursor=cursor).to_dict()
+    )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 
 from modelyard.errors import (
     AuthenticationError,
@@ -68,7 +69,7 @@ class Transport:
         if response.status_code == 204 or not response.content:
             return None
         if response.headers.get("content-type", "").startswith("application/json"):
-            return response.json()
+            return orjson.loads(response.content)
         return response.text
 
     def stream_lines(self, path: str) -> Iterator[str]:

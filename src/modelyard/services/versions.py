@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -243,7 +244,9 @@ class VersionService(ServiceBase):
         value: object,
         now: Any,
     ) -> Version:
-        after = store.load_versions(conn, [version_id])[0]
+        # Built in memory rather than re-read: the change is exactly what was written.
+        stored: Any = _sorted(value) if isinstance(value, dict) else value
+        after = replace(before, **{name: stored}, updated_at=now)
         data = _event_data(after) | {
             "changes": {name: value},
             "previous": {name: getattr(before, name)},
@@ -309,7 +312,7 @@ class VersionService(ServiceBase):
             )
             store.insert_decision(conn, version_id, decision)
             store.update_version(conn, version_id, now=now, approval_status=status.value)
-            after = store.load_versions(conn, [version_id])[0]
+            after = replace(before, approval_status=status, updated_at=now)
             data = _event_data(after) | {
                 "comment": comment,
                 "previous": {"approval_status": before.approval_status},
