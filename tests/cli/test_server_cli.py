@@ -127,3 +127,31 @@ def test_a_restart_keeps_the_admin_and_does_not_rewrite_the_token(tmp_path: Path
     output = stop(second)
     assert (tmp_path / "home" / "admin-token").read_text() == token
     assert "created principal" not in output
+
+
+def test_several_worker_processes_serve_one_store(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+    env["MODELYARD_HOME"] = str(tmp_path / "home")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelyard", "server", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        token = (tmp_path / "home" / "admin-token").read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers) as client:
+            names = [f"g{i}" for i in range(20)]
+            for name in names:  # new connections spread over both workers
+                response = httpx.post(f"{url}/api/v1/groups", json={"name": name}, headers=headers)
+                assert response.status_code == 201, response.text
+            listed = client.get("/api/v1/groups").json()["items"]
+            assert sorted(g["name"] for g in listed) == sorted(names)
+            assert client.get("/api/v1/audit/verify").json()["ok"]
+    finally:
+        stop(process)
