@@ -108,6 +108,8 @@ def test_the_cli_works_against_the_server_with_url_and_token(
     run("version", "download", "fraud-detector/1", str(tmp_path / "out"))
     assert (tmp_path / "out" / "weights.bin").read_bytes() == b"w" * 10_000
     assert "ok" in run("audit", "verify").lower()
+    assert f"server {url}" in run("status")
+    run("init", code=2)  # init makes a local store; refused in remote mode
     bad = {**env, "MODELYARD_TOKEN": "my_aaaaaaaaaaaa_" + "x" * 43}
     result = runner.invoke(cli, ["group", "list"], env=bad)
     assert result.exit_code == 4

@@ -6,6 +6,7 @@ import click
 
 from modelyard.cli.output import console, json_option, print_json, print_pairs, print_table
 from modelyard.cli.state import State, pass_state
+from modelyard.errors import ConfigError
 
 QUICKSTART = """\
 modelyard is ready: {location}
@@ -31,12 +32,19 @@ Docs: docs/concepts.md, docs/cli.md, docs/search.md"""
 @pass_state
 def init(state: State) -> None:
     """Create (or migrate) the store and print a quickstart."""
+    if state.remote:
+        raise ConfigError(
+            "url: init creates a local store; the server creates its own (unset --url)",
+            field="url",
+        )
     state.registry  # noqa: B018 - opening creates and migrates the store
     console.print(QUICKSTART.format(location=_location(state)))
 
 
 def _location(state: State) -> str:
     settings = state.settings
+    if settings.url:
+        return f"server {settings.url}"
     if settings.db_url:
         return f"database {settings.resolved_db_url.split('@')[-1]}, blobs {settings.blobs_path}"
     return str(settings.home.resolve())
