@@ -5,7 +5,8 @@
     python -m benchmarks.run --help
 
 Benchmarks: register (target 1), lookup (2), search (3), ingest (4), and, only when asked for
-with --only, sqlvariants (today's search SQL vs hand-written rewrites; no target). See
+with --only, sqlvariants (today's search SQL vs hand-written rewrites; no target) and http
+(issue 3: the HTTP API vs MLflow's server, side by side; ~4 min a run, --http-quick ~2 min). See
 docs/performance.md for the results.
 """
 
@@ -17,11 +18,14 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Measurement
+from benchmarks.http_api import QUICK, Counts, run_http
+from benchmarks.http_report import console_table
 from benchmarks.ingest import run_ingest
 from benchmarks.lookup import run_lookup
 from benchmarks.machine import describe, machine_info
@@ -31,8 +35,8 @@ from benchmarks.report import console_report
 from benchmarks.search import SHAPES, run_search_bench
 from benchmarks.sql_variants import run_sql_variants
 
-BENCHMARKS = ("register", "lookup", "search", "sqlvariants", "ingest")
-DEFAULT = ("register", "lookup", "search", "ingest")  # sqlvariants only with --only
+BENCHMARKS = ("register", "lookup", "search", "sqlvariants", "ingest", "http")
+DEFAULT = ("register", "lookup", "search", "ingest")  # sqlvariants and http only with --only
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 CURVE_POINT = 1_000_000
@@ -89,6 +93,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--ingest-mib", type=int, default=1024, help="ingested file size (1024)")
     p.add_argument("--ingest-rounds", type=int, default=3, help="ingest rounds, median (3)")
+    p.add_argument(
+        "--http-quick",
+        action="store_true",
+        help="http: smaller counts and one 256 MiB transfer (CI-like, ~2 min)",
+    )
+    p.add_argument(
+        "--http-register-count",
+        type=int,
+        default=None,
+        help="http: versions registered per mode, 1 client and N clients (1000)",
+    )
+    p.add_argument("--http-clients", type=int, default=None, help="http: concurrent clients (8)")
+    p.add_argument("--http-transfer-mib", type=int, default=None, help="http: file size (1024)")
+    p.add_argument(
+        "--http-transfer-rounds", type=int, default=None, help="http: transfers, median (3)"
+    )
+    p.add_argument(
+        "--http-runs",
+        type=int,
+        default=1,
+        help="http: whole runs of both servers, median per figure (1; the docs use 3)",
+    )
+    p.add_argument(
+        "--no-mlflow",
+        action="store_true",
+        help="http: skip MLflow (its known figures are shown instead, as a reference)",
+    )
     p.add_argument(
         "--workdir",
         type=Path,
@@ -155,6 +186,16 @@ class _Session:
                 )
                 self.record(found)
                 self.plans[str(scale)] = plans
+        if "http" in wanted:
+            print("\n== http (issue 3): modelyard vs MLflow over HTTP", flush=True)
+            self.record(
+                run_http(
+                    args.workdir,
+                    _http_counts(args),
+                    with_mlflow=not args.no_mlflow,
+                    runs=args.http_runs,
+                )
+            )
         if "sqlvariants" in wanted:
             for scale in args.scales:
                 print(f"\n== search SQL, today's vs rewritten, at {scale:,} versions", flush=True)
@@ -193,8 +234,22 @@ def main(argv: list[str] | None = None) -> int:
     path = _write(result)
     print()
     print(console_report(result))
+    if any(m.benchmark == "http" for m in session.measurements):
+        print(f"\nhttp (issue 3), side by side (medians of {args.http_runs} run(s)):")
+        print(console_table(result["measurements"]))
     print(f"\nresults: {path} (and {RESULTS / 'latest.json'})")
     return 0
+
+
+def _http_counts(args: argparse.Namespace) -> Counts:
+    counts = QUICK if args.http_quick else Counts()
+    overrides = {
+        "register": args.http_register_count,
+        "clients": args.http_clients,
+        "transfer_mib": args.http_transfer_mib,
+        "transfer_rounds": args.http_transfer_rounds,
+    }
+    return replace(counts, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _git_revision() -> str:
