@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -82,7 +83,10 @@ def test_first_start_creates_an_admin_and_a_private_token_file(
     assert f"its token is in {token_file}" in output
     assert f"serving on {url}" in output
     assert token not in output, "the token must never be printed or logged"
-    assert '"path": "/api/v1/whoami"' in output  # JSON access log lines
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    whoami = [e for e in logged if e["path"] == "/api/v1/whoami"]  # JSON access log lines
+    assert {(e["status"], e["principal"]) for e in whoami} == {(200, "admin"), (401, None)}
+    assert all(e["route"] == "/api/v1/whoami" and e["ms"] > 0 for e in whoami)
 
 
 def test_the_cli_works_against_the_server_with_url_and_token(

@@ -7,6 +7,7 @@ register; downloads stream and are verified here, against the manifest's digests
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from modelyard.services.versions import validate_version_spec
 from modelyard.store.blobs import Readable, StoredBlob
 
 API = "/api/v1"
+GROUP_SEEN_TTL_S = 5.0
 
 
 def _q(value: str) -> str:
@@ -59,6 +61,7 @@ class Client:
         self._blobs = RemoteBlobStore(self._t)
         self._cache_dir = Path(cache_dir or Path.home() / ".cache" / "modelyard")
         self.url = self._t.base
+        self._groups_seen: dict[str, float] = {}
 
     def close(self) -> None:
         self._t.close()
@@ -168,7 +171,7 @@ class Client:
             model_card=model_card,
         )
         if not isinstance(artifact, UploadResult):
-            self.get_group(group)  # refuse an unknown group before uploading anything
+            self._precheck(group)
             artifact = self.upload_artifact(artifact, progress=progress)
         body = {
             "files": artifact.manifest.to_list(),
@@ -176,6 +179,15 @@ class Client:
             "lineage": spec["lineage"].to_dict(),
         }
         return wire.version_from(self._send("POST", f"/groups/{_q(group)}/versions", body))
+
+    def _precheck(self, group: str) -> None:
+        """Refuse an unknown group before uploading anything. A group seen in the last few
+        seconds is not asked about again (the server checks once more when registering)."""
+        seen = self._groups_seen.get(group)
+        if seen is not None and time.monotonic() - seen < GROUP_SEEN_TTL_S:
+            return
+        self.get_group(group)
+        self._groups_seen[group] = time.monotonic()
 
     def get_version(self, ref: str | Reference) -> Version:
         return wire.version_from(self._get(self._version_path(ref)))

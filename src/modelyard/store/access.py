@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from modelyard.domain.access import Binding, Role
 from modelyard.domain.principals import ApiToken, Principal, PrincipalKind
@@ -82,8 +82,11 @@ _TOKEN_QUERY = select(api_tokens, principals.c.name.label("principal")).join(
 )
 
 
+_TOKEN_BY_ID = _TOKEN_QUERY.where(api_tokens.c.id == bindparam("token_id"))
+
+
 def token_with_hash(conn: Connection, token_id: str) -> tuple[ApiToken, str] | None:
-    row = conn.execute(_TOKEN_QUERY.where(api_tokens.c.id == token_id)).first()
+    row = conn.execute(_TOKEN_BY_ID, {"token_id": token_id}).first()
     return None if row is None else (_token(row), row.secret_hash)
 
 
@@ -127,8 +130,11 @@ _BINDING_QUERY = select(role_bindings, principals.c.name.label("principal")).joi
 )
 
 
+_BINDINGS_OF = _BINDING_QUERY.where(principals.c.name == bindparam("principal"))
+
+
 def bindings_of(conn: Connection, principal: str) -> list[Binding]:
-    return [_binding(r) for r in conn.execute(_BINDING_QUERY.where(principals.c.name == principal))]
+    return [_binding(r) for r in conn.execute(_BINDINGS_OF, {"principal": principal})]
 
 
 def list_bindings(conn: Connection, principal: str | None) -> list[Binding]:

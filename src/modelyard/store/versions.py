@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Connection,
     Float,
     Row,
     Text,
     and_,
+    bindparam,
     cast,
     insert,
     literal,
@@ -103,25 +105,37 @@ def insert_version(
     return version_id
 
 
+# The hot read queries are built once (with bind parameters) rather than per call: building
+# and cache-keying a statement costs more than SQLite takes to run it.
+_VERSION_ID = (
+    select(versions.c.id)
+    .join(groups, groups.c.id == versions.c.group_id)
+    .where(groups.c.name == bindparam("group"), versions.c.number == bindparam("number"))
+)
+_VERSION_ID_BY_ALIAS = (
+    select(aliases.c.version_id)
+    .join(groups, groups.c.id == aliases.c.group_id)
+    .where(groups.c.name == bindparam("group"), aliases.c.name == bindparam("alias"))
+)
+_VERSION_ROWS = (
+    select(versions, groups.c.name.label("group_name"))
+    .join(groups, groups.c.id == versions.c.group_id)
+    .where(versions.c.id.in_(bindparam("ids", expanding=True)))
+)
+_FILES = select(version_files).where(
+    version_files.c.version_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def version_id_of(conn: Connection, group: str, number: int) -> int:
-    query = (
-        select(versions.c.id)
-        .join(groups, groups.c.id == versions.c.group_id)
-        .where(groups.c.name == group, versions.c.number == number)
-    )
-    version_id = conn.execute(query).scalar()
+    version_id = conn.execute(_VERSION_ID, {"group": group, "number": number}).scalar()
     if version_id is None:
         raise NotFoundError(f"version {group}/{number} does not exist", field="reference")
     return int(version_id)
 
 
 def version_id_by_alias(conn: Connection, group: str, alias: str) -> int:
-    query = (
-        select(aliases.c.version_id)
-        .join(groups, groups.c.id == aliases.c.group_id)
-        .where(groups.c.name == group, aliases.c.name == alias)
-    )
-    version_id = conn.execute(query).scalar()
+    version_id = conn.execute(_VERSION_ID_BY_ALIAS, {"group": group, "alias": alias}).scalar()
     if version_id is None:
         raise NotFoundError(f"alias {group}@{alias} does not exist", field="reference")
     return int(version_id)
@@ -131,14 +145,7 @@ def load_versions(conn: Connection, ids: Sequence[int]) -> list[Version]:
     """Full versions for ``ids``, in the order given, with a fixed number of queries."""
     if not ids:
         return []
-    rows = {
-        r.id: r
-        for r in conn.execute(
-            select(versions, groups.c.name.label("group_name"))
-            .join(groups, groups.c.id == versions.c.group_id)
-            .where(versions.c.id.in_(ids))
-        )
-    }
+    rows = {r.id: r for r in conn.execute(_VERSION_ROWS, {"ids": list(ids)})}
     files = _load_files(conn, ids)
     pairs = _load_keyed(conn, ids)
     return [
@@ -158,8 +165,7 @@ def load_versions(conn: Connection, ids: Sequence[int]) -> list[Version]:
 
 def _load_files(conn: Connection, ids: Sequence[int]) -> dict[int, list[FileEntry]]:
     result: dict[int, list[FileEntry]] = defaultdict(list)
-    query = select(version_files).where(version_files.c.version_id.in_(ids))
-    for row in conn.execute(query):
+    for row in conn.execute(_FILES, {"ids": list(ids)}):
         result[row.version_id].append(FileEntry(row.path, row.size, row.sha256))
     return result
 
@@ -172,9 +178,10 @@ _KEYED = {
 }
 
 
-def _load_keyed(conn: Connection, ids: Sequence[int]) -> dict[str, dict[int, dict[str, Any]]]:
+def _keyed_query() -> Any:
     """Metrics, params, tags, metadata and alias names of ``ids`` in one round trip
     (``UNION ALL``; numbers and text travel in separate columns so floats stay exact)."""
+    ids: BindParameter[Any] = bindparam("ids", expanding=True)
     parts = [
         select(
             literal(kind).label("kind"),
@@ -194,10 +201,17 @@ def _load_keyed(conn: Connection, ids: Sequence[int]) -> dict[str, dict[int, dic
             cast(null(), Text),
         ).where(aliases.c.version_id.in_(ids))
     )
+    return union_all(*parts).order_by("key")
+
+
+_KEYED_QUERY = _keyed_query()
+
+
+def _load_keyed(conn: Connection, ids: Sequence[int]) -> dict[str, dict[int, dict[str, Any]]]:
     result: dict[str, dict[int, dict[str, Any]]] = {
         kind: defaultdict(dict) for kind in [*_KEYED, "aliases"]
     }
-    for kind, version_id, key, number, text in conn.execute(union_all(*parts).order_by("key")):
+    for kind, version_id, key, number, text in conn.execute(_KEYED_QUERY, {"ids": list(ids)}):
         result[kind][version_id][key] = number if kind == "metrics" else text
     return result
 
