@@ -79,12 +79,12 @@ def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"])
-    def readyz() -> Response:
+    async def readyz() -> Response:
         """The database answers; 503 otherwise."""
         try:
             registry.ping()

@@ -20,11 +20,15 @@ def registry_of(request: Request) -> Registry:
     return registry
 
 
-def caller(
+async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Registry:
-    """The registry acting as the token's principal; 401 (audited) without a valid token."""
+    """The registry acting as the token's principal; 401 (audited) without a valid token.
+
+    Runs on the event loop: the token check is one indexed read (about 0.1 ms), cheaper
+    than the hop to a worker thread it would otherwise take.
+    """
     registry = registry_of(request)
     principal = registry.authenticate(credentials.credentials if credentials else None)
     request.state.principal = principal

@@ -12,22 +12,22 @@ router = APIRouter(prefix="/api/v1", tags=["access"], responses=ERRORS)
 
 
 @router.get("/whoami")
-def whoami(registry: Caller) -> JSON:
+async def whoami(registry: Caller) -> JSON:
     return JSON(registry.whoami())
 
 
 @router.post("/principals", status_code=201)
-def create_principal(body: PrincipalCreate, registry: Caller) -> JSON:
+async def create_principal(body: PrincipalCreate, registry: Caller) -> JSON:
     return created(registry.create_principal(body.name, service=body.service).to_dict())
 
 
 @router.get("/principals")
-def list_principals(registry: Caller) -> JSON:
+async def list_principals(registry: Caller) -> JSON:
     return JSON([p.to_dict() for p in registry.list_principals()])
 
 
 @router.post("/tokens", status_code=201)
-def create_token(body: TokenCreate, registry: Caller) -> JSON:
+async def create_token(body: TokenCreate, registry: Caller) -> JSON:
     """A new token; the response is the only place its secret (``token``) ever appears."""
     issued = registry.create_token(
         body.principal, expires=body.expires, description=body.description
@@ -36,32 +36,32 @@ def create_token(body: TokenCreate, registry: Caller) -> JSON:
 
 
 @router.get("/tokens")
-def list_tokens(registry: Caller, principal: str | None = None) -> JSON:
+async def list_tokens(registry: Caller, principal: str | None = None) -> JSON:
     return JSON([t.to_dict() for t in registry.list_tokens(principal=principal)])
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: str, registry: Caller) -> JSON:
+async def revoke_token(token_id: str, registry: Caller) -> JSON:
     return JSON(registry.revoke_token(token_id).to_dict())
 
 
 @router.post("/bindings", status_code=201)
-def grant(body: BindingBody, registry: Caller) -> JSON:
+async def grant(body: BindingBody, registry: Caller) -> JSON:
     return created(registry.grant(body.principal, body.role, groups=body.groups).to_dict())
 
 
 @router.get("/bindings")
-def list_bindings(registry: Caller, principal: str | None = None) -> JSON:
+async def list_bindings(registry: Caller, principal: str | None = None) -> JSON:
     return JSON([b.to_dict() for b in registry.list_bindings(principal=principal)])
 
 
 @router.delete("/bindings", status_code=204)
-def revoke(principal: str, role: str, registry: Caller, groups: str = "*") -> Response:
+async def revoke(principal: str, role: str, registry: Caller, groups: str = "*") -> Response:
     registry.revoke(principal, role, groups=groups)
     return Response(status_code=204)
 
 
 @router.get("/access/check")
-def check_access(principal: str, action: str, target: str, registry: Caller) -> JSON:
+async def check_access(principal: str, action: str, target: str, registry: Caller) -> JSON:
     """Would ``principal`` be allowed ``action`` on ``target``, and by which binding?"""
     return JSON(registry.check_access(principal, action, target).to_dict())

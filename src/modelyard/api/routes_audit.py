@@ -17,7 +17,7 @@ Limit = Annotated[int, Query(description="1 to 1000.")]
 
 
 @router.get("/audit")
-def audit_log(  # noqa: PLR0917 - one parameter per query filter
+async def audit_log(  # noqa: PLR0917 - one parameter per query filter
     registry: Caller,
     group: str | None = None,
     resource: str | None = None,
@@ -81,7 +81,7 @@ def _chain(first: str, rest: Any) -> Any:
 
 
 @router.get("/events")
-def list_events(
+async def list_events(
     registry: Caller,
     type: str | None = None,
     group: str | None = None,
@@ -91,5 +91,5 @@ def list_events(
 
 
 @router.get("/summary")
-def summary(registry: Caller) -> JSON:
+async def summary(registry: Caller) -> JSON:
     return JSON(registry.summary())

@@ -29,7 +29,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @router.post("/blobs/missing")
-def missing_blobs(body: Digests, registry: Caller) -> JSON:
+async def missing_blobs(body: Digests, registry: Caller) -> JSON:
     """Of these sha256 digests, the ones the server does not hold (upload only those)."""
     digests = [validate_sha256(d, field=f"digests[{i}]") for i, d in enumerate(body.digests)]
     return JSON({"missing": sorted(registry.missing_blobs(digests))})
@@ -103,7 +103,7 @@ async def put_blob(
 
 
 @router.head("/blobs/{sha256}")
-def head_blob(sha256: str, registry: Caller) -> Response:
+async def head_blob(sha256: str, registry: Caller) -> Response:
     size = registry.blob_size(validate_sha256(sha256, field="sha256"))
     return Response(headers={"Content-Length": str(size), "Accept-Ranges": "bytes"})
 
