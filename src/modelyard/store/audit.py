@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, or_, select, update
 
 from modelyard.domain.audit import GENESIS, AuditEntry, Checkpoint, StoredEntry, chain_hash
 from modelyard.store.rows import utc
@@ -20,6 +20,12 @@ from modelyard.store.schema import audit_checkpoints, audit_head, audit_log
 
 _INSERT = insert(audit_log)
 _HEAD = select(audit_head.c.size, audit_head.c.chain_hash).where(audit_head.c.id == 1)
+_LOCK_HEAD = _HEAD.with_for_update()
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(size=bindparam("new_size"), chain_hash=bindparam("new_chain"))
+)
 BATCH = 5000
 
 
@@ -33,7 +39,7 @@ def append_audit(
     outcome: str,
     details: dict[str, Any],
 ) -> AuditEntry:
-    head = conn.execute(_HEAD.with_for_update()).first()
+    head = conn.execute(_LOCK_HEAD).first()
     if head is None:  # a store whose tables were emptied by hand (tests truncate)
         conn.execute(insert(audit_head), {"id": 1, "size": 0, "chain_hash": GENESIS.hex()})
         size, previous = 0, GENESIS
@@ -56,9 +62,7 @@ def append_audit(
             "chain_hash": chain,
         },
     )
-    conn.execute(
-        update(audit_head).where(audit_head.c.id == 1).values(size=entry.seq, chain_hash=chain)
-    )
+    conn.execute(_MOVE_HEAD, {"new_size": entry.seq, "new_chain": chain})
     return entry
 
 
