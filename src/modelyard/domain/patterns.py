@@ -39,7 +39,6 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Final
 
 from modelyard.domain.pattern_matchers import (
@@ -61,7 +60,6 @@ from modelyard.errors import ValidationError
 
 __all__ = ["Pattern", "PatternError", "compile_pattern"]
 
-_NUMBER_TYPES: Final = (int, float)
 _STRING_MATCHERS: Final = ("prefix", "suffix", "equals-ignore-case", "wildcard")
 #: Keys that make a ``$or`` array a leaf of matchers rather than a list of sub-patterns.
 _RESERVED: Final = frozenset(
@@ -70,8 +68,6 @@ _RESERVED: Final = frozenset(
 _IGNORE_CASE: Final = "equals-ignore-case"
 _LOWER_OPS: Final = frozenset({">", ">="})
 _UPPER_OPS: Final = frozenset({"<", "<="})
-_MISSING: Final = object()
-_EMPTY: Final[Mapping[str, object]] = MappingProxyType({})
 
 
 class PatternError(ValidationError):
