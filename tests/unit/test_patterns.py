@@ -335,9 +335,9 @@ def test_exact_fields() -> None:
         }
     )
     assert pattern.exact_fields() == {
-        "source": frozenset({"aws.ec2", "aws.s3"}),
-        "detail.state": frozenset({"running"}),
-        "detail.deep.inner": frozenset({"y"}),
+        ("source",): frozenset({"aws.ec2", "aws.s3"}),
+        ("detail", "state"): frozenset({"running"}),
+        ("detail", "deep", "inner"): frozenset({"y"}),
     }
 
 

@@ -207,11 +207,13 @@ class Object:
                 return False
         return not self.alternatives or any(alt.test_mapping(obj) for alt in self.alternatives)
 
-    def exact_fields(self, prefix: str, into: dict[str, frozenset[str]]) -> None:
+    def exact_fields(
+        self, prefix: tuple[str, ...], into: dict[tuple[str, ...], frozenset[str]]
+    ) -> None:
         for key, node in self.fields:
             if isinstance(node, Object):
-                node.exact_fields(f"{prefix}{key}.", into)
+                node.exact_fields((*prefix, key), into)
                 continue
             strings = node.exact_strings()
             if strings is not None:
-                into[f"{prefix}{key}"] = strings
+                into[(*prefix, key)] = strings

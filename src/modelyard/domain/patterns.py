@@ -94,14 +94,14 @@ class Pattern:
             return False
         return self.root.test_mapping(event)
 
-    def exact_fields(self) -> dict[str, frozenset[str]]:
-        """Top-level-ANDed fields (dotted paths) whose leaf holds only literal strings.
+    def exact_fields(self) -> dict[tuple[str, ...], frozenset[str]]:
+        """Top-level-ANDed fields (as key paths) whose leaf holds only literal strings.
 
         Each maps to the set of values one of which the event must carry there, which is
         what a rule index needs; fields under ``$or`` are left out.
         """
-        found: dict[str, frozenset[str]] = {}
-        self.root.exact_fields("", found)
+        found: dict[tuple[str, ...], frozenset[str]] = {}
+        self.root.exact_fields((), found)
         return found
 
 
