@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 
-from modelyard import Registry
+from modelyard import PermissionDeniedError, Registry
 from modelyard.domain.audit import (
     GENESIS,
     chain_hash,
@@ -198,3 +198,21 @@ def test_concurrent_writers_keep_one_valid_chain(
     assert report.ok, report.problem
     seqs = sorted(e.seq for e in local_registry.audit_log(limit=1000))
     assert seqs == list(range(1, len(seqs) + 1)), "sequence numbers are gapless"
+
+
+def test_reading_the_audit_log_needs_a_binding_on_every_group(
+    open_local_registry: Callable[..., Registry], logged: Registry
+) -> None:
+    scoped = open_local_registry(actor="vic", roles=())
+    logged.grant("vic", "viewer", groups="g*")
+    for read in (
+        scoped.audit_public_key,
+        scoped.verify_audit,
+        scoped.list_checkpoints,
+        lambda: scoped.audit_proof(1),
+        lambda: scoped.audit_log(limit=1),
+    ):
+        with pytest.raises(PermissionDeniedError, match="audit.read"):
+            read()
+    logged.grant("vic", "viewer", groups="*")
+    assert scoped.audit_public_key() == logged.audit_public_key()

@@ -49,7 +49,6 @@ def checkpoint_audit(registry: Caller) -> JSON:
 
 @router.get("/audit/public-key", response_class=PlainTextResponse)
 def audit_public_key(registry: Caller) -> str:
-    registry.list_checkpoints()  # same authorization as the rest of the audit API
     return registry.audit_public_key()
 
 

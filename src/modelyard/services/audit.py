@@ -66,6 +66,11 @@ class AuditService(ServiceBase):
 
     def audit_public_key(self) -> str:
         """The PEM public key that audit checkpoints verify with."""
+        with self._read() as conn:
+            self._authorize(conn, Action.AUDIT_READ, None, "audit")
+        return self._public_key_pem()
+
+    def _public_key_pem(self) -> str:
         return public_key_pem(self._signing_key().public_key())
 
     def checkpoint_audit(self) -> Checkpoint:
@@ -131,7 +136,7 @@ class AuditService(ServiceBase):
             "entry": stored.entry.to_dict(),
             "checkpoint": checkpoint.to_dict(),
             "proof": [h.hex() for h in proof],
-            "public_key": self.audit_public_key(),
+            "public_key": self._public_key_pem(),
         }
 
     def audit_consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
@@ -155,7 +160,7 @@ class AuditService(ServiceBase):
             "old": old.to_dict(),
             "new": new.to_dict(),
             "proof": [h.hex() for h in proof],
-            "public_key": self.audit_public_key(),
+            "public_key": self._public_key_pem(),
         }
 
     def list_checkpoints(self) -> list[Checkpoint]:
@@ -165,13 +170,13 @@ class AuditService(ServiceBase):
 
     def iter_audit_export(self) -> Iterator[str]:
         """The whole log as JSON lines an auditor verifies without the server."""
-        self._checkpoint_if_allowed()
+        self.checkpoint_audit()
         with self._read() as conn:
             self._authorize(conn, Action.AUDIT_READ, None, "audit")
             size = store.head_size(conn)
             header = {
                 "format": EXPORT_FORMAT,
-                "public_key": self.audit_public_key(),
+                "public_key": self._public_key_pem(),
                 "size": size,
                 "exported_at": self._clock().isoformat(),
             }
@@ -190,11 +195,6 @@ class AuditService(ServiceBase):
                 count += line.startswith('{"entry"')
                 out.write(line)
         return count
-
-    def _checkpoint_if_allowed(self) -> None:
-        with self._read() as conn:
-            self._authorize(conn, Action.AUDIT_READ, None, "audit")
-        self._checkpoint()
 
     def _signing_key(self) -> Ed25519PrivateKey:
         key = self._keys.get("audit")

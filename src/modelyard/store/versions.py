@@ -29,6 +29,7 @@ from modelyard.domain.approval import ApprovalStatus
 from modelyard.domain.manifest import FileEntry, Manifest, path_order_key
 from modelyard.domain.model import ApprovalDecision, Lineage, Version
 from modelyard.errors import NotFoundError
+from modelyard.store.groups import name_matches
 from modelyard.store.rows import insert_pairs, replace_pairs, utc
 from modelyard.store.schema import (
     aliases,
@@ -319,8 +320,6 @@ def group_version_ids(
 
 def blob_groups(conn: Connection, sha256: str, patterns: list[str]) -> bool:
     """Is the blob a file of some version in a group matching ``patterns``?"""
-    from modelyard.store.groups import name_matches
-
     query = (
         select(version_files.c.version_id)
         .join(versions, versions.c.id == version_files.c.version_id)
