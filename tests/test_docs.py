@@ -357,8 +357,14 @@ def emitted(keyword: str) -> set[str]:
     """``keyword="…"`` literals in the services, plus the pairs of an
     ``event_type = {"action": "event type", …}`` map (``AccessService._record_access``):
     its keys are audit actions, its values event types."""
-    pattern = re.compile(rf'\b{keyword}="([a-z_.]+)"')
-    found = {m for path in SERVICES.glob("*.py") for m in pattern.findall(path.read_text())}
+    # ``event_type="a"`` or ``event_type="a" if … else "b"``
+    pattern = re.compile(rf'\b{keyword}=("[a-z_.]+"(?: if [^\n]*? else "[a-z_.]+")?)')
+    found = {
+        literal
+        for path in SERVICES.glob("*.py")
+        for expression in pattern.findall(path.read_text())
+        for literal in re.findall(r'"([a-z_.]+)"', expression)
+    }
     for path in SERVICES.glob("*.py"):
         for body in re.findall(r"\bevent_type = \{(.*?)\}", path.read_text(), re.S):
             for action, event_type in re.findall(r'"([a-z_.]+)": "([a-z_.]+)"', body):

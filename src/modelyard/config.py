@@ -28,6 +28,11 @@ class Settings:
     workers: int = 1  # server processes
     max_blob_bytes: int = 64 * 2**30  # largest single file the server accepts (64 GiB)
     checkpoint_interval: int = 60  # seconds between signed audit checkpoints (server)
+    embedded_worker: bool = True  # `modelyard server` also delivers events
+    delivery_threads: int = 4  # concurrent deliveries per worker process
+    event_retention: str = "30d"  # events and their delivery logs are kept this long
+    sagemaker_account: str = "000000000000"  # account in SageMaker-shaped events' ARNs
+    sagemaker_region: str = "us-east-1"  # region in SageMaker-shaped events' ARNs
 
     @property
     def resolved_db_url(self) -> str:
@@ -72,7 +77,9 @@ class Settings:
 
 
 _PATHS = {"home", "cache_dir", "audit_key_file"}
-_POSITIVE_INTS = {"port", "workers", "max_blob_bytes", "checkpoint_interval"}
+_POSITIVE_INTS = {"port", "workers", "max_blob_bytes", "checkpoint_interval", "delivery_threads"}
+_BOOLS = {"embedded_worker"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def _convert(name: str, raw: str) -> object:
@@ -84,4 +91,8 @@ def _convert(name: str, raw: str) -> object:
                 f"MODELYARD_{name.upper()}: {raw!r} is not a positive whole number", field=name
             )
         return int(raw)
+    if name in _BOOLS:
+        if raw.lower() not in _TRUE | _FALSE:
+            raise ConfigError(f"MODELYARD_{name.upper()}: {raw!r} is not true or false", field=name)
+        return raw.lower() in _TRUE
     return raw

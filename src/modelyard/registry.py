@@ -12,8 +12,11 @@ from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import AuditService
 from modelyard.services.base import Clock, utc_now
 from modelyard.services.blobs import BlobService
+from modelyard.services.delivery_queue import DeliveryQueue
 from modelyard.services.discovery import DiscoveryService
+from modelyard.services.events import EventService
 from modelyard.services.groups import GroupService
+from modelyard.services.rules import RuleService
 from modelyard.services.versions import VersionService
 
 
@@ -26,6 +29,8 @@ class Registry(
     AccessService,
     AuditService,
     BlobService,
+    RuleService,
+    EventService,
 ):
     """The modelyard Python API in local mode.
 
@@ -66,6 +71,11 @@ class Registry(
             actor=settings.actor,
             clock=clock,
             audit_key_file=settings.resolved_audit_key_file,
+            sagemaker=(settings.sagemaker_account, settings.sagemaker_region),
         )
         registry.ensure_admin(LOCAL_PRINCIPAL)
         return registry
+
+    def delivery_queue(self) -> DeliveryQueue:
+        """The queue event workers consume (local only: workers run next to the store)."""
+        return DeliveryQueue(self._db, clock=self._clock, identity=self._sagemaker)

@@ -41,6 +41,14 @@ MUTATORS = {
     "checkpoint_audit",
     "export_audit",
     "put_blob",  # stores bytes; versions are untouched
+    # event rules and deliveries: they change no version
+    "create_rule",
+    "enable_rule",
+    "disable_rule",
+    "delete_rule",
+    "replay_events",
+    "redrive_deliveries",
+    "delivery_queue",  # the workers' view; routing and recording deliveries
 }
 READERS = {
     "get_group",
@@ -54,6 +62,11 @@ READERS = {
     "lineage",
     "audit_log",
     "list_events",
+    "get_event",
+    "list_deliveries",
+    "list_rules",
+    "get_rule",
+    "test_rule",
     "summary",
     "download",
     "fetch",

@@ -23,7 +23,7 @@ def test_every_change_has_one_audit_entry_and_one_event(
         "group.created",
         "version.created",
         "version.approval_changed",
-        "version.updated",
+        "version.tagged",
         "alias.set",
     ]
     assert [a.action for a in reversed(audit)] == [

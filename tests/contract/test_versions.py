@@ -202,10 +202,11 @@ def test_tags_metadata_description_and_model_card_change(
     assert registry.remove_metadata("g/1", ["j"]).metadata == {"x": "y"}
     assert registry.update_description("g/1", "better").description == "better"
     assert registry.update_model_card("g/1", "# card").model_card == "# card"
-    updates = registry.list_events(type="version.updated")
-    assert len(updates) == 7
-    assert updates[-1]["data"]["changes"] == {"tags": {"a": "1", "b": "2"}}
-    assert updates[-1]["data"]["previous"] == {"tags": {"a": "1"}}
+    assert len(registry.list_events(type="version.updated")) == 5
+    tagged = registry.list_events(type="version.tagged")
+    assert len(tagged) == 2
+    assert tagged[-1]["data"]["changes"] == {"tags": {"a": "1", "b": "2"}}
+    assert tagged[-1]["data"]["previous"] == {"tags": {"a": "1"}}
 
 
 def test_untag_of_a_missing_key_is_not_found_and_changes_nothing(

@@ -16,6 +16,7 @@ from modelyard.api import (
     routes_access,
     routes_audit,
     routes_blobs,
+    routes_events,
     routes_groups,
     routes_versions,
 )
@@ -75,7 +76,14 @@ def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     telemetry = Telemetry(app)
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry)
-    for module in (routes_groups, routes_versions, routes_blobs, routes_access, routes_audit):
+    for module in (
+        routes_groups,
+        routes_versions,
+        routes_blobs,
+        routes_access,
+        routes_audit,
+        routes_events,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["ops"])

@@ -87,6 +87,30 @@ class BindingBody(Body):
     groups: str = "*"
 
 
+class RuleCreate(Body):
+    name: str
+    pattern: dict[str, Any] | str = Field(description="An EventBridge event pattern.")
+    targets: list[dict[str, Any]] = Field(description="1-5 targets, each with a 'type'.")
+    format: str | None = Field(default=None, description="cloudevents or sagemaker.")
+    transform: dict[str, Any] | None = None
+    description: str = ""
+    enabled: bool = True
+
+
+class RuleTest(Body):
+    event: dict[str, Any]
+
+
+class Replay(Body):
+    since: str = Field(description="A duration like 2h or 7d, or an ISO-8601 time.")
+    until: str | None = None
+
+
+class Redrive(Body):
+    ids: list[int] | None = None
+    rule: str | None = None
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="Machine-readable, e.g. validation_error, not_found.")
     message: str = Field(description="One line for people, naming the field and the rule.")

@@ -47,6 +47,10 @@ def _q(value: str) -> str:
     return quote(value, safe="")
 
 
+def _when(value: str | datetime) -> str:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 class Client:
     """The modelyard Python API in remote mode.
 
@@ -284,6 +288,68 @@ class Client:
 
     def summary(self) -> dict[str, int]:
         return dict(self._get("/summary"))
+
+    # -- event rules and deliveries ---------------------------------------------------
+
+    def create_rule(
+        self,
+        name: str,
+        pattern: Mapping[str, Any] | str,
+        targets: Sequence[Mapping[str, Any]],
+        *,
+        format: str | None = None,
+        transform: Mapping[str, Any] | None = None,
+        description: str = "",
+        enabled: bool = True,
+    ) -> dict[str, Any]:
+        body = {
+            "name": name,
+            "pattern": pattern,
+            "targets": list(targets),
+            "format": format,
+            "transform": transform,
+            "description": description,
+            "enabled": enabled,
+        }
+        return dict(self._send("POST", "/rules", body))
+
+    def list_rules(self) -> list[dict[str, Any]]:
+        return list(self._get("/rules"))
+
+    def get_rule(self, name: str) -> dict[str, Any]:
+        return dict(self._get(f"/rules/{_q(name)}"))
+
+    def enable_rule(self, name: str) -> dict[str, Any]:
+        return dict(self._send("POST", f"/rules/{_q(name)}/enable"))
+
+    def disable_rule(self, name: str) -> dict[str, Any]:
+        return dict(self._send("POST", f"/rules/{_q(name)}/disable"))
+
+    def delete_rule(self, name: str) -> None:
+        self._send("DELETE", f"/rules/{_q(name)}")
+
+    def test_rule(self, name: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self._send("POST", f"/rules/{_q(name)}/test", {"event": event}))
+
+    def replay_events(
+        self, rule: str, *, since: str | datetime, until: str | datetime | None = None
+    ) -> int:
+        body = {"since": _when(since), "until": None if until is None else _when(until)}
+        return int(self._send("POST", f"/rules/{_q(rule)}/replay", body)["deliveries"])
+
+    def get_event(self, event_id: str) -> dict[str, Any]:
+        return dict(self._get(f"/events/{_q(event_id)}"))
+
+    def list_deliveries(
+        self, *, status: str | None = None, rule: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return list(self._get("/deliveries", status=status, rule=rule, limit=limit))
+
+    def redrive_deliveries(
+        self, ids: Sequence[int] | None = None, *, rule: str | None = None
+    ) -> int:
+        body = {"ids": None if ids is None else list(ids), "rule": rule}
+        return int(self._send("POST", "/deliveries/redrive", body)["redriven"])
 
     def ping(self) -> None:
         self._t.call("GET", "/readyz")

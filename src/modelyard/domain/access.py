@@ -44,12 +44,28 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"  # global
     EVENTS_READ = "events.read"  # global
     ACCESS_ADMIN = "access.admin"  # global: principals, tokens, bindings
+    RULES_READ = "rules.read"  # global
+    RULES_MANAGE = "rules.manage"  # global: rules, replay, dead-letter redrive
 
 
-GLOBAL_ACTIONS = frozenset({Action.AUDIT_READ, Action.EVENTS_READ, Action.ACCESS_ADMIN})
+GLOBAL_ACTIONS = frozenset(
+    {
+        Action.AUDIT_READ,
+        Action.EVENTS_READ,
+        Action.ACCESS_ADMIN,
+        Action.RULES_READ,
+        Action.RULES_MANAGE,
+    }
+)
 
 #: every role can read what a viewer reads (on the groups its binding covers)
-_READ = {Action.GROUP_READ, Action.VERSION_READ, Action.AUDIT_READ, Action.EVENTS_READ}
+_READ = {
+    Action.GROUP_READ,
+    Action.VERSION_READ,
+    Action.AUDIT_READ,
+    Action.EVENTS_READ,
+    Action.RULES_READ,
+}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset(_READ),
     Role.CONTRIBUTOR: frozenset(

@@ -82,8 +82,10 @@ class ServiceBase:
         actor: str = "local",
         clock: Clock = utc_now,
         audit_key_file: Path | None = None,
+        sagemaker: tuple[str, str] = ("000000000000", "us-east-1"),
     ) -> None:
         self._db = db
+        self._sagemaker = sagemaker  # (account, region) of SageMaker-shaped events
         self._audit_key_file = audit_key_file or cache_dir.parent / "keys" / "audit-ed25519.pem"
         self._blobs = blobs
         self._cache_dir = cache_dir

@@ -255,7 +255,7 @@ class VersionService(ServiceBase):
             conn,
             action="version.update",
             resource=after.reference,
-            event_type="version.updated",
+            event_type="version.tagged" if name == "tags" else "version.updated",
             data=data,
             now=now,
         )
@@ -394,6 +394,7 @@ def _event_data(version: Version) -> dict[str, Any]:
         "approval_status": version.approval_status.value,
         "manifest_digest": version.manifest_digest,
         "created_by": version.created_by,
+        "created_at": version.created_at.isoformat().replace("+00:00", "Z"),
     }
 
 

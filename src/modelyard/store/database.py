@@ -9,7 +9,7 @@ PostgreSQL needs none of that; row locks do the serialising there.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ from modelyard.errors import ConfigError, ConflictError, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration in migrations/versions (a test keeps the two in step)
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 _WRITE = "modelyard_write"
+_EVENTS = "modelyard_events"  # conn.info flag: this transaction wrote an outbox event
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
@@ -40,6 +41,11 @@ class Database:
             raise ConfigError(f"db_url: cannot use {_redact(url)!r}: {e}", field="db_url") from e
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    def add_commit_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each commit that wrote an outbox event (``mark_event``)."""
+        self._commit_listeners.append(callback)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:
@@ -49,8 +55,15 @@ class Database:
             try:
                 with self.engine.connect() as raw:
                     conn = raw.execution_options(**{_WRITE: write})
-                    with conn.begin():
-                        yield conn
+                    try:
+                        with conn.begin():
+                            yield conn
+                    except BaseException:
+                        raw.info.pop(_EVENTS, None)
+                        raise
+                    if raw.info.pop(_EVENTS, False):
+                        for callback in self._commit_listeners:
+                            callback()
             except sa_exc.IntegrityError as e:
                 # Services check uniqueness first; this is the loser of a concurrent race.
                 raise ConflictError(
@@ -105,6 +118,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def mark_event(conn: Connection) -> None:
+    """Note that ``conn``'s transaction wrote an event (commit listeners run after it)."""
+    conn.info[_EVENTS] = True
 
 
 def _create_engine(url: str, *, echo: bool) -> Engine:

@@ -7,12 +7,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from modelyard.domain.events import Event
+from modelyard.store.database import mark_event
 from modelyard.store.schema import outbox
 
 _INSERT_EVENT = insert(outbox)
 
 
 def append_event(conn: Connection, event: Event) -> None:
+    mark_event(conn)
     row = {"event_id": event.id, "type": event.type, "subject": event.subject}
     conn.execute(
         _INSERT_EVENT,

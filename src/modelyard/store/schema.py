@@ -25,8 +25,8 @@ metadata = MetaData()
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _time(name: str, *, nullable: bool = False) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
+def _time(name: str, *, nullable: bool = False, index: bool = False) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable, index=index)
 
 
 groups = Table(
@@ -232,6 +232,88 @@ outbox = Table(
     Column("subject", String(255), nullable=False),
     Column("group_name", String(63), nullable=False, index=True),
     Column("payload", JSON, nullable=False),
-    _time("created_at"),
+    _time("created_at", index=True),
     Column("dispatched", Boolean, nullable=False, default=False),
+    Index("ix_outbox_dispatched_seq", "dispatched", "seq"),
+)
+
+rules = Table(
+    "rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("pattern", Text, nullable=False),  # canonical JSON
+    Column("format", String(16), nullable=False),
+    Column("targets", JSON, nullable=False),  # with webhook secrets; never returned as stored
+    Column("transform", JSON, nullable=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    _time("updated_at"),
+)
+
+#: One row per (rule, target, group): the unit of ordering and of leasing by workers.
+delivery_streams = Table(
+    "delivery_streams",
+    metadata,
+    Column("stream", String(160), primary_key=True),
+    Column("rule_id", Id, nullable=False, index=True),
+    _time("next_attempt_at", nullable=True),  # NULL: nothing pending
+    _time("lease_until", nullable=True),
+    Column("leased_by", String(64), nullable=True),
+    Index("ix_delivery_streams_due", "next_attempt_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_seq", Id, nullable=False, index=True),
+    Column("event_id", String(36), nullable=False, index=True),
+    Column("rule_id", Id, nullable=False),
+    Column("rule_name", String(63), nullable=False, index=True),
+    Column("target_index", Integer, nullable=False),
+    Column("stream", String(160), nullable=False),
+    Column("status", String(12), nullable=False),  # pending|delivered|dead|cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("replay", Boolean, nullable=False, default=False),
+    _time("created_at"),
+    _time("next_attempt_at"),
+    _time("first_attempt_at", nullable=True),
+    _time("finished_at", nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Index("ix_deliveries_stream_pending", "stream", "status", "event_seq"),
+    Index("ix_deliveries_status", "status", "finished_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id",
+        Id,
+        ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("worker", String(64), nullable=False),
+    _time("started_at"),
+    Column("latency_ms", Float, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text, nullable=False, default=""),
+    Index("ix_delivery_attempts_delivery_id", "delivery_id"),
+)
+
+#: Named leases for work only one worker may do at a time (routing the outbox).
+worker_leases = Table(
+    "worker_leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64), nullable=True),
+    _time("lease_until", nullable=True),
 )

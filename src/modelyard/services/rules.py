@@ -1,0 +1,158 @@
+"""Use cases for event rules: create, list, show, test, enable/disable, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from modelyard.domain.access import Action
+from modelyard.domain.rules import Rule, parse_rule, validate_rule_name
+from modelyard.errors import ConflictError, ValidationError
+from modelyard.services.base import ServiceBase
+from modelyard.services.routing import SageMakerIdentity, view_of
+from modelyard.store import deliveries as delivery_store
+from modelyard.store import rules as store
+
+
+class RuleService(ServiceBase):
+    def create_rule(
+        self,
+        name: str,
+        pattern: Mapping[str, Any] | str,
+        targets: Sequence[Mapping[str, Any]],
+        *,
+        format: str | None = None,
+        transform: Mapping[str, Any] | None = None,
+        description: str = "",
+        enabled: bool = True,
+    ) -> dict[str, Any]:
+        """Create a rule: events matching ``pattern`` (EventBridge syntax) go to ``targets``.
+
+        ``format`` is ``cloudevents`` or ``sagemaker`` (inferred from the pattern when
+        omitted); ``transform`` selects fields (``input_path`` / ``input_paths``). Returns
+        the rule with webhook secrets redacted."""
+        rule = parse_rule(
+            name=name,
+            pattern=pattern,
+            targets=targets,
+            format=format,
+            transform=transform,
+            description=description,
+            enabled=enabled,
+        )
+        now = self._clock()
+        with self._write() as conn:
+            self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
+            if store.rule_exists(conn, rule.name):
+                raise ConflictError(f"rule {name!r} already exists", field="name")
+            stored = store.insert_rule(conn, rule, actor=self.actor, now=now)
+            shown = stored.to_dict()
+            self._record(
+                conn,
+                action="rule.create",
+                resource=f"rule:{name}",
+                event_type="rule.created",
+                data={"group": None, "rule": _summary(shown)},
+                now=now,
+            )
+            return shown
+
+    def list_rules(self) -> list[dict[str, Any]]:
+        """Every rule, by name (webhook secrets redacted)."""
+        with self._read() as conn:
+            self._authorize(conn, Action.RULES_READ, None, "rules")
+            return [rule.to_dict() for rule in store.list_rules(conn)]
+
+    def get_rule(self, name: str) -> dict[str, Any]:
+        """One rule (webhook secrets redacted)."""
+        validate_rule_name(name, field="rule")
+        with self._read() as conn:
+            self._authorize(conn, Action.RULES_READ, None, f"rule:{name}")
+            return store.get_rule(conn, name).to_dict()
+
+    def enable_rule(self, name: str) -> dict[str, Any]:
+        """Route new matching events to the rule's targets again."""
+        return self._set_enabled(name, True)
+
+    def disable_rule(self, name: str) -> dict[str, Any]:
+        """Stop routing new events to the rule (queued deliveries still go out)."""
+        return self._set_enabled(name, False)
+
+    def _set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        validate_rule_name(name, field="rule")
+        now = self._clock()
+        with self._write() as conn:
+            self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
+            before = store.get_rule(conn, name)
+            if before.enabled == enabled:
+                state = "enabled" if enabled else "disabled"
+                raise ConflictError(f"rule {name!r} is already {state}", field="rule")
+            store.set_enabled(conn, name, enabled, now=now)
+            self._record(
+                conn,
+                action="rule.update",
+                resource=f"rule:{name}",
+                event_type="rule.updated",
+                data={
+                    "group": None,
+                    "rule": {"name": name},
+                    "changes": {"enabled": enabled},
+                    "previous": {"enabled": before.enabled},
+                },
+                now=now,
+            )
+            return store.get_rule(conn, name).to_dict()
+
+    def delete_rule(self, name: str) -> None:
+        """Delete a rule; its pending deliveries are cancelled, its history is kept."""
+        validate_rule_name(name, field="rule")
+        now = self._clock()
+        with self._write() as conn:
+            self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
+            rule = store.get_rule(conn, name)
+            cancelled = delivery_store.cancel_rule(conn, rule.id, now=now)
+            store.delete_rule(conn, name)
+            self._record(
+                conn,
+                action="rule.delete",
+                resource=f"rule:{name}",
+                event_type="rule.deleted",
+                data={"group": None, "rule": {"name": name}, "cancelled_deliveries": cancelled},
+                now=now,
+            )
+
+    def test_rule(self, name: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Would ``event`` (a modelyard CloudEvent, or a SageMaker-shaped event for a
+        ``sagemaker`` rule) match rule ``name``, and what would its targets receive?"""
+        validate_rule_name(name, field="rule")
+        if not isinstance(event, Mapping):
+            raise ValidationError("event: must be a JSON object", field="event")
+        with self._read() as conn:
+            self._authorize(conn, Action.RULES_READ, None, f"rule:{name}")
+            rule = store.get_rule(conn, name)
+        return evaluate(rule, event, self._sagemaker)
+
+
+def evaluate(rule: Rule, event: Mapping[str, Any], identity: SageMakerIdentity) -> dict[str, Any]:
+    """``{matched, format, input}``: ``input`` is what the targets would receive."""
+    view: Mapping[str, Any] | None = event
+    if rule.format == "sagemaker" and "detail-type" not in event:
+        view = view_of(event, rule.format, identity)
+    matched = view is not None and rule.pattern.matches(view)
+    return {
+        "rule": rule.name,
+        "matched": matched,
+        "format": rule.format,
+        "input": rule.render(view) if matched and view is not None else None,
+        "targets": [t.describe for t in rule.targets],
+    }
+
+
+def _summary(rule: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": rule["name"],
+        "format": rule["format"],
+        "pattern": rule["pattern"],
+        "targets": [f"{t['type']}" for t in rule["targets"]],
+        "enabled": rule["enabled"],
+    }

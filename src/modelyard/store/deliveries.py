@@ -1,0 +1,428 @@
+"""Routing the outbox into deliveries, and leasing delivery streams to workers (SQL).
+
+A *stream* is one (rule, target, group): its deliveries go out one at a time in event
+order, by whichever worker holds its lease. ``claim_stream`` uses ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so concurrent workers never lease the same stream; SQLite
+serializes writers anyway. Lock order everywhere: router lease, then stream rows in key
+order, then delivery rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+
+from modelyard.store.rows import utc, utc_or_none
+from modelyard.store.schema import (
+    deliveries,
+    delivery_attempts,
+    delivery_streams,
+    outbox,
+    worker_leases,
+)
+
+PENDING, DELIVERED, DEAD, CANCELLED = "pending", "delivered", "dead", "cancelled"
+
+
+def stream_key(rule_id: int, target_index: int, group: str) -> str:
+    return f"{rule_id}:{target_index}:{group}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    seq: int
+    event_id: str
+    group: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A pending delivery handed to a worker with its event."""
+
+    id: int
+    event_seq: int
+    event_id: str
+    rule_id: int
+    target_index: int
+    attempts: int
+    first_attempt_at: datetime | None
+    next_attempt_at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    stream: str
+    deliveries: list[Due]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What became of one attempt: ``status`` pending (retry at ``next_attempt_at``),
+    delivered or dead."""
+
+    delivery_id: int
+    attempt: int
+    started_at: datetime
+    ok: bool
+    status: str
+    status_code: int | None
+    error: str
+    latency_ms: float
+    next_attempt_at: datetime | None
+
+
+# --- routing --------------------------------------------------------------------------
+
+
+def take_router_lease(conn: Connection, *, holder: str, now: datetime) -> bool:
+    """Lock the router row for this transaction; False when another worker is routing."""
+    query = select(worker_leases.c.name).where(worker_leases.c.name == "router")
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    if conn.execute(query).first() is None:
+        return False
+    conn.execute(
+        update(worker_leases)
+        .where(worker_leases.c.name == "router")
+        .values(holder=holder, lease_until=now)
+    )
+    return True
+
+
+def undispatched(conn: Connection, *, limit: int) -> list[OutboxEvent]:
+    rows = conn.execute(
+        select(
+            outbox.c.seq,
+            outbox.c.event_id,
+            outbox.c.group_name,
+            outbox.c.payload,
+            outbox.c.created_at,
+        )
+        .where(outbox.c.dispatched.is_(False))
+        .order_by(outbox.c.seq)
+        .limit(limit)
+    )
+    return [
+        OutboxEvent(r.seq, r.event_id, r.group_name, dict(r.payload), utc(r.created_at))
+        for r in rows
+    ]
+
+
+def has_undispatched(conn: Connection) -> bool:
+    query = select(outbox.c.seq).where(outbox.c.dispatched.is_(False)).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def mark_dispatched(conn: Connection, seqs: Sequence[int]) -> None:
+    if seqs:
+        conn.execute(update(outbox).where(outbox.c.seq.in_(seqs)).values(dispatched=True))
+
+
+def enqueue(conn: Connection, rows: Sequence[Mapping[str, Any]], *, now: datetime) -> None:
+    """Insert pending deliveries (``event_seq, event_id, rule_id, rule_name, target_index,
+    stream``, optional ``replay``) and wake their streams."""
+    if not rows:
+        return
+    conn.execute(
+        insert(deliveries),
+        [
+            {
+                "replay": False,
+                **row,
+                "status": PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+                "last_error": "",
+            }
+            for row in rows
+        ],
+    )
+    wake_streams(conn, {row["stream"]: row["rule_id"] for row in rows}, now=now)
+
+
+def wake_streams(conn: Connection, streams: Mapping[str, int], *, now: datetime) -> None:
+    """Make idle streams due now (creating missing ones); busy ones keep their schedule."""
+    keys = sorted(streams)
+    known = set(
+        conn.execute(
+            select(delivery_streams.c.stream).where(delivery_streams.c.stream.in_(keys))
+        ).scalars()
+    )
+    missing = [k for k in keys if k not in known]
+    if missing:
+        conn.execute(
+            insert(delivery_streams),
+            [{"stream": k, "rule_id": streams[k], "next_attempt_at": now} for k in missing],
+        )
+    if known:
+        conn.execute(
+            update(delivery_streams)
+            .where(delivery_streams.c.stream.in_(sorted(known)))
+            .where(delivery_streams.c.next_attempt_at.is_(None))
+            .values(next_attempt_at=now)
+        )
+
+
+# --- delivering -----------------------------------------------------------------------
+
+
+def next_due_at(conn: Connection) -> datetime | None:
+    """When the earliest stream becomes due (None: nothing is pending)."""
+    return utc_or_none(conn.execute(select(func.min(delivery_streams.c.next_attempt_at))).scalar())
+
+
+def claim_stream(
+    conn: Connection, *, worker: str, now: datetime, lease_until: datetime, batch: int
+) -> Claim | None:
+    """Lease the most overdue free stream and return its first ``batch`` pending deliveries."""
+    s = delivery_streams.c
+    query = (
+        select(s.stream)
+        .where(s.next_attempt_at <= now)
+        .where(or_(s.lease_until.is_(None), s.lease_until < now))
+        .order_by(s.next_attempt_at)
+        .limit(1)
+    )
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True)
+    stream = conn.execute(query).scalar()
+    if stream is None:
+        return None
+    conn.execute(
+        update(delivery_streams)
+        .where(s.stream == stream)
+        .values(lease_until=lease_until, leased_by=worker)
+    )
+    d = deliveries.c
+    rows = conn.execute(
+        select(
+            d.id,
+            d.event_seq,
+            d.event_id,
+            d.rule_id,
+            d.target_index,
+            d.attempts,
+            d.first_attempt_at,
+            d.next_attempt_at,
+            outbox.c.payload,
+        )
+        .join(outbox, outbox.c.seq == d.event_seq)
+        .where(d.stream == stream, d.status == PENDING)
+        .order_by(d.event_seq, d.id)
+        .limit(batch)
+    )
+    due = [
+        Due(
+            id=r.id,
+            event_seq=r.event_seq,
+            event_id=r.event_id,
+            rule_id=r.rule_id,
+            target_index=r.target_index,
+            attempts=r.attempts,
+            first_attempt_at=utc_or_none(r.first_attempt_at),
+            next_attempt_at=utc(r.next_attempt_at),
+            payload=dict(r.payload),
+        )
+        for r in rows
+    ]
+    return Claim(stream=stream, deliveries=due)
+
+
+def record(conn: Connection, claim: Claim, results: Sequence[Result], *, worker: str) -> None:
+    """Store the attempts, update their deliveries, and reschedule (and release) the stream."""
+    if results:
+        conn.execute(
+            insert(delivery_attempts),
+            [
+                {
+                    "delivery_id": r.delivery_id,
+                    "attempt": r.attempt,
+                    "worker": worker,
+                    "started_at": r.started_at,
+                    "latency_ms": r.latency_ms,
+                    "status_code": r.status_code,
+                    "ok": r.ok,
+                    "error": r.error,
+                }
+                for r in results
+            ],
+        )
+    for r in results:
+        final = r.status != PENDING
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == r.delivery_id, deliveries.c.status == PENDING)
+            .values(
+                status=r.status,
+                attempts=r.attempt,
+                first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, r.started_at),
+                next_attempt_at=r.next_attempt_at or r.started_at,
+                finished_at=r.started_at if final else None,
+                last_status_code=r.status_code,
+                last_error=r.error,
+            )
+        )
+    release(conn, claim.stream, worker=worker)
+
+
+def release(conn: Connection, stream: str, *, worker: str) -> None:
+    """Reschedule ``stream`` at its first pending delivery (or idle it) and drop our lease.
+
+    The stream row is locked first, so deliveries a concurrent router committed meanwhile
+    are seen by the next statement (read committed) and never left stranded."""
+    s = delivery_streams.c
+    lease = conn.execute(select(s.leased_by).where(s.stream == stream).with_for_update()).scalar()
+    if lease != worker:
+        return  # our lease expired and another worker took the stream over
+    d = deliveries.c
+    head = conn.execute(
+        select(d.next_attempt_at)
+        .where(d.stream == stream, d.status == PENDING)
+        .order_by(d.event_seq, d.id)
+        .limit(1)
+    ).scalar()
+    conn.execute(
+        update(delivery_streams)
+        .where(s.stream == stream)
+        .values(next_attempt_at=head, lease_until=None, leased_by=None)
+    )
+
+
+# --- history, dead letters, replay, retention -------------------------------------------
+
+
+def event_by_id(conn: Connection, event_id: str) -> OutboxEvent | None:
+    row = conn.execute(
+        select(
+            outbox.c.seq,
+            outbox.c.event_id,
+            outbox.c.group_name,
+            outbox.c.payload,
+            outbox.c.created_at,
+        ).where(outbox.c.event_id == event_id)
+    ).first()
+    return (
+        None
+        if row is None
+        else OutboxEvent(
+            row.seq, row.event_id, row.group_name, dict(row.payload), utc(row.created_at)
+        )
+    )
+
+
+def events_since(conn: Connection, since: datetime, *, limit: int) -> list[OutboxEvent]:
+    rows = conn.execute(
+        select(
+            outbox.c.seq,
+            outbox.c.event_id,
+            outbox.c.group_name,
+            outbox.c.payload,
+            outbox.c.created_at,
+        )
+        .where(outbox.c.created_at >= since, outbox.c.dispatched.is_(True))
+        .order_by(outbox.c.seq)
+        .limit(limit)
+    )
+    return [
+        OutboxEvent(r.seq, r.event_id, r.group_name, dict(r.payload), utc(r.created_at))
+        for r in rows
+    ]
+
+
+def deliveries_of(conn: Connection, event_id: str) -> list[dict[str, Any]]:
+    """Every delivery of an event, each with its attempts (oldest first)."""
+    found = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(deliveries).where(deliveries.c.event_id == event_id).order_by(deliveries.c.id)
+        )
+    ]
+    attempts: dict[int, list[dict[str, Any]]] = {row["id"]: [] for row in found}
+    if found:
+        for a in conn.execute(
+            select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id.in_(list(attempts)))
+            .order_by(delivery_attempts.c.id)
+        ):
+            attempts[a.delivery_id].append(dict(a._mapping))
+    for row in found:
+        row["attempt_log"] = attempts[row["id"]]
+    return found
+
+
+def list_deliveries(
+    conn: Connection, *, status: str | None, rule: str | None, limit: int
+) -> list[dict[str, Any]]:
+    query = select(deliveries, outbox.c.type).join(outbox, outbox.c.seq == deliveries.c.event_seq)
+    if status:
+        query = query.where(deliveries.c.status == status)
+    if rule:
+        query = query.where(deliveries.c.rule_name == rule)
+    query = query.order_by(deliveries.c.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def redrive(conn: Connection, ids: Iterable[int] | None, *, rule: str | None, now: datetime) -> int:
+    """Put dead deliveries (these ``ids``, or all of ``rule``'s, or all) back in their queue."""
+    d = deliveries.c
+    query = select(d.id, d.stream, d.rule_id).where(d.status == DEAD)
+    if ids is not None:
+        query = query.where(d.id.in_(list(ids)))
+    if rule:
+        query = query.where(d.rule_name == rule)
+    rows = conn.execute(query).all()
+    if not rows:
+        return 0
+    conn.execute(
+        update(deliveries)
+        .where(d.id.in_([r.id for r in rows]))
+        .values(
+            status=PENDING,
+            attempts=0,
+            first_attempt_at=None,
+            finished_at=None,
+            next_attempt_at=now,
+        )
+    )
+    wake_streams(conn, {r.stream: r.rule_id for r in rows}, now=now)
+    return len(rows)
+
+
+def cancel_rule(conn: Connection, rule_id: int, *, now: datetime) -> int:
+    """A deleted rule's pending deliveries are cancelled (kept for history)."""
+    d = deliveries.c
+    cancelled = conn.execute(
+        update(deliveries)
+        .where(d.rule_id == rule_id, d.status == PENDING)
+        .values(status=CANCELLED, finished_at=now, last_error="rule deleted")
+    ).rowcount
+    conn.execute(delete(delivery_streams).where(delivery_streams.c.rule_id == rule_id))
+    return int(cancelled or 0)
+
+
+def prune(conn: Connection, *, before: datetime) -> int:
+    """Forget events created before ``before`` whose deliveries are all finished."""
+    d = deliveries.c
+    pending = exists().where(and_(d.event_seq == outbox.c.seq, d.status == PENDING))
+    seqs = list(
+        conn.execute(
+            select(outbox.c.seq)
+            .where(outbox.c.created_at < before, outbox.c.dispatched.is_(True), ~pending)
+            .limit(10_000)
+        ).scalars()
+    )
+    if not seqs:
+        return 0
+    ids = select(d.id).where(d.event_seq.in_(seqs))
+    conn.execute(delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(ids)))
+    conn.execute(delete(deliveries).where(d.event_seq.in_(seqs)))
+    conn.execute(delete(outbox).where(outbox.c.seq.in_(seqs)))
+    return len(seqs)
