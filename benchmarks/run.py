@@ -6,8 +6,9 @@
 
 Benchmarks: register (target 1), lookup (2), search (3), ingest (4), and, only when asked for
 with --only, sqlvariants (today's search SQL vs hand-written rewrites; no target) and http
-(issue 3: the HTTP API vs MLflow's server, side by side; ~4 min a run, --http-quick ~2 min). See
-docs/performance.md for the results.
+(issue 3: the HTTP API vs MLflow's server, side by side; ~4 min a run, --http-quick ~2 min) and
+events (issue 4: pattern matching, rule routing, webhook delivery throughput and latency, MLflow's
+webhooks; ~2 min). See docs/performance.md for the results.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_events import add_arguments as add_events_arguments
+from benchmarks.bench_events import options_from as events_options
+from benchmarks.bench_events import run_events
 from benchmarks.common import Measurement
 from benchmarks.http_api import QUICK, Counts, run_http
 from benchmarks.http_report import console_table
@@ -35,8 +39,8 @@ from benchmarks.report import console_report
 from benchmarks.search import SHAPES, run_search_bench
 from benchmarks.sql_variants import run_sql_variants
 
-BENCHMARKS = ("register", "lookup", "search", "sqlvariants", "ingest", "http")
-DEFAULT = ("register", "lookup", "search", "ingest")  # sqlvariants and http only with --only
+BENCHMARKS = ("register", "lookup", "search", "sqlvariants", "ingest", "http", "events")
+DEFAULT = ("register", "lookup", "search", "ingest")  # sqlvariants, http, events: only with --only
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 CURVE_POINT = 1_000_000
@@ -118,8 +122,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--no-mlflow",
         action="store_true",
-        help="http: skip MLflow (its known figures are shown instead, as a reference)",
+        help="http: skip MLflow (its known figures are shown instead, as a reference); "
+        "events: skip the MLflow webhook comparison",
     )
+    add_events_arguments(p)
     p.add_argument(
         "--workdir",
         type=Path,
@@ -196,6 +202,9 @@ class _Session:
                     runs=args.http_runs,
                 )
             )
+        if "events" in wanted:
+            print("\n== events (issue 4): matching, routing, webhook delivery", flush=True)
+            self.record(run_events(args.workdir, events_options(args)))
         if "sqlvariants" in wanted:
             for scale in args.scales:
                 print(f"\n== search SQL, today's vs rewritten, at {scale:,} versions", flush=True)

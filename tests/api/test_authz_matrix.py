@@ -167,6 +167,31 @@ CASES = [
     Case("GET", "/api/v1/audit/export", "/api/v1/audit/export", ALL),
     Case("GET", "/api/v1/events", "/api/v1/events", ALL),
     Case("GET", "/api/v1/summary", "/api/v1/summary", ALL),
+    Case("GET", "/api/v1/rules", "/api/v1/rules", ALL),
+    Case(
+        "POST",
+        "/api/v1/rules",
+        "/api/v1/rules",
+        ADMIN,
+        {"name": "r-new", "pattern": {"type": ["group.created"]}, "targets": [{"type": "log"}]},
+    ),
+    Case("GET", "/api/v1/rules/{name}", "/api/v1/rules/hook", ALL),
+    Case("POST", "/api/v1/rules/{name}/disable", "/api/v1/rules/hook/disable", ADMIN),
+    Case("POST", "/api/v1/rules/{name}/enable", "/api/v1/rules/hook/enable", ADMIN),
+    Case(
+        "POST",
+        "/api/v1/rules/{name}/test",
+        "/api/v1/rules/hook/test",
+        ALL,
+        {"event": {"type": "version.created", "data": {"group": "fraud-a"}}},
+    ),
+    Case(
+        "POST", "/api/v1/rules/{name}/replay", "/api/v1/rules/hook/replay", ADMIN, {"since": "1h"}
+    ),
+    Case("DELETE", "/api/v1/rules/{name}", "/api/v1/rules/doomed", ADMIN),
+    Case("GET", "/api/v1/events/{event_id}", "/api/v1/events/{event_id}", ALL),
+    Case("GET", "/api/v1/deliveries", "/api/v1/deliveries", ALL, params={"status": "dead"}),
+    Case("POST", "/api/v1/deliveries/redrive", "/api/v1/deliveries/redrive", ADMIN, {"ids": [1]}),
 ]
 
 #: routes anyone may call without a token (operations endpoints and the API description)
@@ -187,6 +212,7 @@ class World:
     registry: Registry
     tokens: dict[str, str]
     spare_token: str
+    event_id: str
 
 
 @pytest.fixture
@@ -216,9 +242,12 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     registrant.register_version("fraud-a", artifact)
     registry.set_alias("fraud-a", "champion", 1)
     registry.set_alias("fraud-a", "production", 1)
+    registry.create_rule("hook", {"type": [{"prefix": "version."}]}, [{"type": "log"}])
+    registry.create_rule("doomed", {"type": ["alias.set"]}, [{"type": "log"}])
+    event_id = registry.list_events(limit=1)[0]["id"]
     registry.checkpoint_audit()
     with running_server(registry) as url:
-        yield World(url, registry, tokens, spare)
+        yield World(url, registry, tokens, spare, event_id)
     registry.close()
 
 
@@ -226,7 +255,7 @@ def call(world: World, case: Case, who: str) -> httpx.Response:
     headers = {} if who == "none" else {"Authorization": f"Bearer {world.tokens[who]}"}
     return httpx.request(
         case.method,
-        world.url + case.path.format(spare_token=world.spare_token),
+        world.url + case.path.format(spare_token=world.spare_token, event_id=world.event_id),
         headers=headers,
         json=case.json,
         params=case.params,
@@ -276,7 +305,7 @@ def test_authorization_matrix(world: World, who: str, caplog: pytest.LogCaptureF
             assert denial.seq > before, f"{label}: the denial was not audited"
             assert denial.actor == ("anonymous" if who in BAD_TOKENS else who), label
             assert denial.details["request"]["path"] == case.path.format(
-                spare_token=world.spare_token
+                spare_token=world.spare_token, event_id=world.event_id
             ), label
         if not (case.method == "POST" and case.template == "/api/v1/tokens"):
             seen.append(response.text)

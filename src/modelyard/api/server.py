@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from modelyard.api.app import create_app
 from modelyard.config import Settings
 from modelyard.registry import Registry
+from modelyard.worker.process import check_settings
 
 BOOTSTRAP_ADMIN = "admin"
 TOKEN_FILE = "admin-token"
@@ -60,6 +61,7 @@ def _configure_logging() -> None:
 def serve(settings: Settings) -> None:
     """Run ``modelyard server`` in the foreground until interrupted."""
     _configure_logging()
+    check_settings(settings)
     with Registry.open(settings=settings) as registry:
         boot = bootstrap_admin(registry, settings.home)
     url = f"http://{settings.host}:{settings.port}"
@@ -88,5 +90,13 @@ def _export(settings: Settings) -> None:
         value = getattr(settings, name)
         if value is not None:
             os.environ[f"MODELYARD_{name.upper()}"] = str(value)
-    for name in ("max_blob_bytes", "checkpoint_interval"):
+    for name in (
+        "max_blob_bytes",
+        "checkpoint_interval",
+        "embedded_worker",
+        "delivery_threads",
+        "event_retention",
+        "sagemaker_account",
+        "sagemaker_region",
+    ):
         os.environ[f"MODELYARD_{name.upper()}"] = str(getattr(settings, name))

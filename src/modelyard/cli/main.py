@@ -89,7 +89,7 @@ def cli(
 
 
 def _register_commands() -> None:
-    from modelyard.cli import access, aliases, audit, groups, ops, server, versions
+    from modelyard.cli import access, aliases, audit, events, groups, ops, server, versions
 
     cli.add_command(groups.group)
     cli.add_command(versions.version)
@@ -99,7 +99,10 @@ def _register_commands() -> None:
     for command in access.COMMANDS:
         cli.add_command(command)
     cli.add_command(audit.audit)
+    for command in events.COMMANDS:
+        cli.add_command(command)
     cli.add_command(server.server)
+    cli.add_command(server.worker)
 
 
 _register_commands()

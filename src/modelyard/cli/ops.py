@@ -1,4 +1,4 @@
-"""Top-level commands: init, status, lineage, events."""
+"""Top-level commands: init, status, lineage."""
 
 from __future__ import annotations
 
@@ -103,29 +103,4 @@ def lineage(state: State, reference: str, direction: str, depth: int, as_json: b
     print_table(["depth", "version", "via"], [(n.depth, n.reference, n.via) for n in nodes])
 
 
-@click.group("events")
-def events() -> None:
-    """Lifecycle events (CloudEvents) recorded in the outbox."""
-
-
-@events.command("list")
-@click.option("--type", "type_", help="Only this event type, e.g. version.created.")
-@click.option("--group", help="Only events of this group.")
-@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
-@json_option
-@pass_state
-def events_list(
-    state: State, type_: str | None, group: str | None, limit: int, as_json: bool
-) -> None:
-    """Newest events first."""
-    found = state.registry.list_events(type=type_, group=group, limit=limit)
-    if as_json:
-        print_json(found)
-        return
-    print_table(
-        ["time", "type", "subject", "id"],
-        [(e["time"][:19], e["type"], e["subject"], e["id"]) for e in found],
-    )
-
-
-COMMANDS = [init, status, lineage, events]
+COMMANDS = [init, status, lineage]

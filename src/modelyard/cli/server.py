@@ -8,6 +8,7 @@ import click
 
 from modelyard.cli.state import State, pass_state
 from modelyard.errors import ConfigError
+from modelyard.registry import Registry
 
 
 @click.command("server")
@@ -40,3 +41,30 @@ def server(state: State, host: str | None, port: int | None, workers: int | None
         workers=workers or state.settings.workers,
     )
     serve(settings)
+
+
+@click.command("worker")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    help="Concurrent deliveries [env MODELYARD_DELIVERY_THREADS; default 4].",
+)
+@pass_state
+def worker(state: State, threads: int | None) -> None:
+    """Deliver events to rule targets until interrupted (scale-out next to the server).
+
+    Run as many as you like against one PostgreSQL store: they share the work, and never
+    deliver the same attempt twice concurrently. `modelyard server` runs one already
+    (unless MODELYARD_EMBEDDED_WORKER=false).
+    """
+    from modelyard.worker.process import run_worker
+
+    if state.remote:
+        raise ConfigError(
+            "url: a worker runs on a store (--db-url/--home), not through a server; unset --url",
+            field="url",
+        )
+    settings = replace(state.settings, delivery_threads=threads or state.settings.delivery_threads)
+    registry = state.registry
+    assert isinstance(registry, Registry)  # not remote: checked above
+    run_worker(registry, settings)

@@ -22,6 +22,8 @@ TOKEN_PREFIX = "my_"
 _TOKEN = re.compile(r"^my_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 _DURATION = re.compile(r"^(\d{1,5})([hdwy])$")
 _UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7, "y": 24 * 365}
+_SINCE = re.compile(r"^(\d{1,7})([smhdwy])$")
+_SINCE_UNITS = {"s": 1, "m": 60} | {unit: hours * 3600 for unit, hours in _UNIT_HOURS.items()}
 MAX_TOKEN_LIFETIME = timedelta(days=3 * 365)
 
 __all__ = ["validate_principal_name"]
@@ -129,15 +131,15 @@ def parse_lifetime(value: str | None, *, field: str = "expires") -> timedelta | 
 
 
 def parse_since(value: str, *, now: datetime, field: str = "since") -> datetime:
-    """``7d``/``12h`` ago, or an ISO-8601 timestamp."""
-    match = _DURATION.match(value)
+    """``7d``/``12h``/``30m``/``90s`` ago, or an ISO-8601 timestamp."""
+    match = _SINCE.match(value)
     if match:
-        return now - timedelta(hours=int(match.group(1)) * _UNIT_HOURS[match.group(2)])
+        return now - timedelta(seconds=int(match.group(1)) * _SINCE_UNITS[match.group(2)])
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError(
-            f"{field}: {value!r} is neither a duration like 7d/12h nor an ISO-8601 time",
+            f"{field}: {value!r} is neither a duration like 30m, 12h or 7d nor an ISO-8601 time",
             field=field,
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)

@@ -51,6 +51,7 @@ class Rule:
     description: str = ""
     enabled: bool = True
     id: int = 0
+    since_seq: int = 0  # sees events after this outbox seq (set when created or enabled)
     created_by: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -81,7 +81,7 @@ class DeliveryQueue:
                 return 0
         now = self._clock()
         with self._db.transaction(write=True) as conn:
-            if not store.take_router_lease(conn, holder=worker, now=now):
+            if not store.take_router_lease(conn):
                 return 0
             events = store.undispatched(conn, limit=ROUTE_BATCH)
             if not events:

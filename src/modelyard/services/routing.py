@@ -41,6 +41,8 @@ def route_event(
             continue
         for rule_id in index.route(view):
             rule = rules[rule_id]
+            if event.seq <= rule.since_seq and not replay:
+                continue  # committed before the rule was created or enabled
             rows.extend(
                 {
                     "event_seq": event.seq,

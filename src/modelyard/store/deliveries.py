@@ -3,7 +3,7 @@
 A *stream* is one (rule, target, group): its deliveries go out one at a time in event
 order, by whichever worker holds its lease. ``claim_stream`` uses ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so concurrent workers never lease the same stream; SQLite
-serializes writers anyway. Lock order everywhere: router lease, then stream rows in key
+serializes writers anyway. Lock order everywhere: router lock, then stream rows in key
 order, then delivery rows.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, text, update
 
 from modelyard.store.rows import utc, utc_or_none
 from modelyard.store.schema import (
@@ -22,7 +22,6 @@ from modelyard.store.schema import (
     delivery_attempts,
     delivery_streams,
     outbox,
-    worker_leases,
 )
 
 PENDING, DELIVERED, DEAD, CANCELLED = "pending", "delivered", "dead", "cancelled"
@@ -81,19 +80,15 @@ class Result:
 # --- routing --------------------------------------------------------------------------
 
 
-def take_router_lease(conn: Connection, *, holder: str, now: datetime) -> bool:
-    """Lock the router row for this transaction; False when another worker is routing."""
-    query = select(worker_leases.c.name).where(worker_leases.c.name == "router")
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True)
-    if conn.execute(query).first() is None:
-        return False
-    conn.execute(
-        update(worker_leases)
-        .where(worker_leases.c.name == "router")
-        .values(holder=holder, lease_until=now)
-    )
-    return True
+ROUTER_LOCK = 7305102  # PostgreSQL advisory lock key: one router at a time
+
+
+def take_router_lease(conn: Connection) -> bool:
+    """Hold the router lock for this transaction; False when another worker is routing.
+    (SQLite serializes writing transactions, which is the same guarantee.)"""
+    if conn.dialect.name == "sqlite":
+        return True
+    return bool(conn.execute(text(f"SELECT pg_try_advisory_xact_lock({ROUTER_LOCK})")).scalar())
 
 
 def undispatched(conn: Connection, *, limit: int) -> list[OutboxEvent]:

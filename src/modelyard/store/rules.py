@@ -14,7 +14,7 @@ from modelyard.domain.targets import parse_target
 from modelyard.domain.transform import parse_transform
 from modelyard.errors import NotFoundError
 from modelyard.store.rows import utc
-from modelyard.store.schema import rules
+from modelyard.store.schema import outbox, rules
 
 
 def insert_rule(conn: Connection, rule: Rule, *, actor: str, now: datetime) -> Rule:
@@ -28,6 +28,8 @@ def insert_rule(conn: Connection, rule: Rule, *, actor: str, now: datetime) -> R
             "targets": [t.to_dict() for t in rule.targets],
             "transform": dict(rule.transform.spec) if rule.transform else None,
             "enabled": rule.enabled,
+            "revision": 1,
+            "since_seq": _last_seq(conn),
             "created_by": actor,
             "created_at": now,
             "updated_at": now,
@@ -56,14 +58,26 @@ def list_rules(conn: Connection, *, enabled_only: bool = False) -> list[Rule]:
 
 def rules_fingerprint(conn: Connection) -> tuple[Any, ...]:
     """Changes whenever a rule is created, changed or deleted (for caching compiled rules)."""
-    row = conn.execute(
-        select(func.count(), func.max(rules.c.id), func.max(rules.c.updated_at))
-    ).one()
+    row = conn.execute(select(func.count(), func.max(rules.c.id), func.sum(rules.c.revision))).one()
     return tuple(row)
 
 
 def set_enabled(conn: Connection, name: str, enabled: bool, *, now: datetime) -> None:
-    conn.execute(update(rules).where(rules.c.name == name).values(enabled=enabled, updated_at=now))
+    """Enabling starts the rule afresh: it sees events committed after this change."""
+    values: dict[str, Any] = {
+        "enabled": enabled,
+        "updated_at": now,
+        "revision": rules.c.revision + 1,
+    }
+    if enabled:
+        values["since_seq"] = _last_seq(conn)
+    conn.execute(update(rules).where(rules.c.name == name).values(**values))
+
+
+def _last_seq(conn: Connection) -> int:
+    """The newest outbox seq. Recording transactions are serialized by the audit head lock,
+    so no event with an earlier seq can still commit after this one."""
+    return int(conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0))).scalar_one())
 
 
 def delete_rule(conn: Connection, name: str) -> None:
@@ -82,6 +96,7 @@ def _rule(row: Row[Any]) -> Rule:
         transform=parse_transform(row.transform),
         description=row.description,
         enabled=bool(row.enabled),
+        since_seq=int(row.since_seq),
         created_by=row.created_by,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),

@@ -248,6 +248,8 @@ rules = Table(
     Column("targets", JSON, nullable=False),  # with webhook secrets; never returned as stored
     Column("transform", JSON, nullable=True),
     Column("enabled", Boolean, nullable=False, default=True),
+    Column("revision", Integer, nullable=False, default=1),  # +1 on every change
+    Column("since_seq", Id, nullable=False, default=0),  # sees events after this outbox seq
     Column("created_by", String(255), nullable=False),
     _time("created_at"),
     _time("updated_at"),
@@ -307,13 +309,4 @@ delivery_attempts = Table(
     Column("ok", Boolean, nullable=False),
     Column("error", Text, nullable=False, default=""),
     Index("ix_delivery_attempts_delivery_id", "delivery_id"),
-)
-
-#: Named leases for work only one worker may do at a time (routing the outbox).
-worker_leases = Table(
-    "worker_leases",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("holder", String(64), nullable=True),
-    _time("lease_until", nullable=True),
 )

@@ -118,12 +118,20 @@ class Worker:
             thread.start()
         log.info("event worker %s started (%d sender threads)", self.name, self._threads_wanted)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the threads to finish their current attempt and end (signal-safe)."""
         self._stop.set()
         self._new_events.set()
         self._due.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout=timeout)
+        self.close()
+
+    def close(self) -> None:
+        """Close the senders' connections (``stop`` does this for a started worker)."""
         self._senders.close()
 
     def run_forever(self) -> None:

@@ -1,4 +1,4 @@
-"""Event rules and their durable delivery: streams, deliveries, attempts, worker leases.
+"""Event rules and their durable delivery: streams, deliveries, attempts.
 
 Events already in the outbox are marked dispatched: rules created from now on see new
 events (``events replay`` re-delivers old ones on purpose).
@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("targets", sa.JSON(), nullable=False),
         sa.Column("transform", sa.JSON(), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("since_seq", _ID, nullable=False),
         sa.Column("created_by", sa.String(255), nullable=False),
         sa.Column("created_at", _TIME, nullable=False),
         sa.Column("updated_at", _TIME, nullable=False),
@@ -87,17 +89,10 @@ def upgrade() -> None:
         sa.Column("ok", sa.Boolean(), nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
     )
-    leases = op.create_table(
-        "worker_leases",
-        sa.Column("name", sa.String(32), primary_key=True),
-        sa.Column("holder", sa.String(64), nullable=True),
-        sa.Column("lease_until", _TIME, nullable=True),
-    )
-    op.bulk_insert(leases, [{"name": "router", "holder": None, "lease_until": None}])
 
 
 def downgrade() -> None:
-    for table in ("worker_leases", "delivery_attempts", "deliveries", "delivery_streams", "rules"):
+    for table in ("delivery_attempts", "deliveries", "delivery_streams", "rules"):
         op.drop_table(table)
     op.drop_index("ix_outbox_dispatched_seq", "outbox")
     op.drop_index("ix_outbox_created_at", "outbox")
