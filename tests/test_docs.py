@@ -4,17 +4,25 @@
   examples run, in order, against a fresh store with the exit codes they show;
 - every filter and order-by in docs/search.md parses and runs against a real registry, and the
   documented results and error messages are the real ones;
-- docs/concepts.md names every event type and audit action the services emit, every setting,
-  every Registry method and the exit code of every error class, and its Python example runs.
+- docs/concepts.md names every audit action the services emit, every setting, every Registry
+  method and the exit code of every error class, and its Python example runs;
+- docs/events.md catalogues every event type the services emit with a real example payload, its
+  example patterns select exactly the examples it says, its SageMaker example is what the
+  mapping produces, and its webhook verification snippet accepts what the worker signs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import click
 import pytest
@@ -25,7 +33,21 @@ from modelyard import Dataset, Lineage, ModelyardError, Registry, ValidationErro
 from modelyard.cli.errors import exit_code_for
 from modelyard.cli.main import cli
 from modelyard.config import Settings
+from modelyard.domain.delivery import (
+    HEADER_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    HEADER_TYPE,
+    Message,
+    backoff,
+    sign,
+)
+from modelyard.domain.patterns import compile_pattern
+from modelyard.domain.rules import parse_rule
+from modelyard.domain.sagemaker_events import to_sagemaker
 from modelyard.domain.search import parse_filter, parse_order_by
+from modelyard.domain.targets import parse_duration, parse_target
+from modelyard.worker.senders import WebhookSender
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -165,7 +187,13 @@ def run_console_examples(text: str, home: Path) -> list[tuple[str, ...]]:
 
 
 #: commands that never return; tests/cli/test_server_cli.py runs them as processes instead
-RUNS_UNTIL_STOPPED = {("server",)}
+RUNS_UNTIL_STOPPED = {("server",), ("worker",)}
+
+
+def example_event(text: str) -> str:
+    """The event that docs/cli.md says ``event.json`` holds (the ``rule test`` examples)."""
+    (block,) = [b for b in fenced_blocks(text, "json") if '"specversion"' in b]
+    return block
 
 
 def test_cli_md_examples_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,6 +205,8 @@ def test_cli_md_examples_run_in_order(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "model_dir_v2" / "model.bin").write_bytes(b"weights v2\n")
     (tmp_path / "model_dir_v2" / "config.json").write_text('{"max_depth": 8}\n')
     (tmp_path / "card.md").write_text("# fraud-detector\n")
+    (tmp_path / "webhook-secret.txt").write_text("whsec-4f9b2c7e1a8d6035b2e9c4a1\n")
+    (tmp_path / "event.json").write_text(example_event(read("cli.md")))
     used = run_console_examples(read("cli.md"), tmp_path / ".modelyard")
     for path, command in COMMANDS:
         if path in RUNS_UNTIL_STOPPED:
@@ -357,13 +387,14 @@ def emitted(keyword: str) -> set[str]:
     """``keyword="…"`` literals in the services, plus the pairs of an
     ``event_type = {"action": "event type", …}`` map (``AccessService._record_access``):
     its keys are audit actions, its values event types."""
-    # ``event_type="a"`` or ``event_type="a" if … else "b"``
-    pattern = re.compile(rf'\b{keyword}=("[a-z_.]+"(?: if [^\n]*? else "[a-z_.]+")?)')
+    # ``event_type="a"`` or ``event_type="a" if … else "b"`` (not the condition's own strings)
+    pattern = re.compile(rf'\b{keyword}="([a-z_.]+)"(?: if [^\n]*? else "([a-z_.]+)")?')
     found = {
         literal
         for path in SERVICES.glob("*.py")
-        for expression in pattern.findall(path.read_text())
-        for literal in re.findall(r'"([a-z_.]+)"', expression)
+        for pair in pattern.findall(path.read_text())
+        for literal in pair
+        if literal
     }
     for path in SERVICES.glob("*.py"):
         for body in re.findall(r"\bevent_type = \{(.*?)\}", path.read_text(), re.S):
@@ -372,12 +403,11 @@ def emitted(keyword: str) -> set[str]:
     return found
 
 
-def test_every_event_type_is_in_concepts_md() -> None:
+def test_the_grep_for_emitted_names_reads_conditionals() -> None:
     types = emitted("event_type")
-    assert {"version.created", "alias.set", "token.created"} <= types  # the grep itself works
-    documented = {row[0] for row in table_rows(CONCEPTS, "| type | subject |")}
-    assert types <= documented, f"undocumented event types: {sorted(types - documented)}"
-    assert documented <= types, f"documented but never emitted: {sorted(documented - types)}"
+    assert {"version.created", "alias.set", "token.created"} <= types
+    assert {"version.tagged", "version.updated"} <= types  # "a" if name == "tags" else "b"
+    assert "tags" not in types  # … but not the string the condition compares with
 
 
 def test_every_audit_action_is_in_concepts_md() -> None:
@@ -442,3 +472,199 @@ def test_concepts_manifest_digest_recipe_matches(
     with Registry.open(tmp_path / "store") as registry:
         registry.create_group("g")
         assert printed == [registry.register_version("g", tmp_path / "model_dir").manifest_digest]
+
+
+# ---------------------------------------------------------------- docs/events.md
+
+EVENTS = read("events.md")
+CATALOGUE = table_rows(EVENTS, "| type | subject |")
+
+
+def section(text: str, heading: str) -> str:
+    """The text under ``heading`` (a whole heading line) up to the next heading of its level."""
+    level = heading.split(" ", 1)[0]
+    found = re.search(
+        rf"^{re.escape(heading)}\n(.*?)(?=^#{{1,{len(level)}}} |\Z)", text, re.M | re.S
+    )
+    assert found, f"no section {heading!r}"
+    return found.group(1)
+
+
+def code_spans(cell: str) -> list[str]:
+    """The code spans of a table cell (``table_rows`` already unwrapped a lone one)."""
+    spans = re.findall(r"`([^`]+)`", cell)
+    return spans if spans or cell == "(none)" else [cell]
+
+
+def example_payloads() -> dict[str, dict[str, Any]]:
+    """The events under "Example payloads", by type (one each)."""
+    examples = section(EVENTS, "### Example payloads")
+    payloads = [json.loads(block) for block in fenced_blocks(examples, "json")]
+    by_type = {payload["type"]: payload for payload in payloads}
+    assert len(by_type) == len(payloads), "one example payload per event type"
+    return by_type
+
+
+def test_every_event_type_is_in_events_md() -> None:
+    types = emitted("event_type")
+    assert {"version.created", "alias.set", "token.created", "rule.created"} <= types
+    documented = {row[0] for row in CATALOGUE}
+    assert types <= documented, f"undocumented event types: {sorted(types - documented)}"
+    assert documented <= types, f"documented but never emitted: {sorted(documented - types)}"
+    # events.md is the one catalogue; concepts.md points at it
+    assert "(events.md#event-catalogue)" in CONCEPTS
+    assert "| type | subject |" not in CONCEPTS
+
+
+def test_every_event_type_has_an_example_payload() -> None:
+    examples = example_payloads()
+    assert set(examples) == {row[0] for row in CATALOGUE}
+    envelope = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"}
+
+    def shape(subject: str) -> str:  # fraud-detector/1 → x/x, rule:* → x:*
+        return re.sub(r"[A-Za-z0-9_-]+", "x", subject)
+
+    for kind, subject_cell, *_ in CATALOGUE:
+        event = examples[kind]
+        assert set(event) == envelope, kind
+        assert (event["specversion"], event["source"]) == ("1.0", "modelyard"), kind
+        assert "group" in event["data"], kind
+        shown = {shape(s) for s in code_spans(subject_cell)}
+        assert shape(event["subject"]) in shown, (kind, event["subject"])
+    # the envelope section shows the approval of the catalogue
+    (envelope_example,) = fenced_blocks(section(EVENTS, "## The event envelope"), "json")
+    assert json.loads(envelope_example) == examples["version.approval_changed"]
+
+
+def test_events_md_patterns_select_the_examples_they_say() -> None:
+    examples = example_payloads()
+    rows = table_rows(EVENTS, "| pattern | selects |")
+    assert len(rows) >= 8
+    for pattern, _, expected in rows:
+        compiled = compile_pattern(pattern)
+        matched = {kind for kind, event in examples.items() if compiled.matches(event)}
+        assert matched == set(code_spans(expected)), pattern
+    for row in table_rows(EVENTS, "| matcher | matches |"):
+        for matcher in code_spans(row[0]):
+            compile_pattern({"field": [json.loads(matcher)]})
+
+
+def test_events_md_sagemaker_example_is_the_mapping() -> None:
+    shaped = section(EVENTS, "## SageMaker-shaped events")
+    (rendered,) = [json.loads(b) for b in fenced_blocks(shaped, "json")]
+    approval = example_payloads()["version.approval_changed"]
+    defaults = Settings()
+    expected = to_sagemaker(
+        approval, account=defaults.sagemaker_account, region=defaults.sagemaker_region
+    )
+    assert rendered == expected
+    (command,) = fenced_blocks(shaped, "sh")
+    found = re.search(r"--pattern '(.*?)'", command, re.S)
+    assert found
+    canonical = compile_pattern(json.loads(found.group(1)))
+    assert canonical.matches(rendered)
+
+
+def test_events_md_rule_spec_and_defaults_are_real() -> None:
+    (spec,) = [
+        json.loads(b) for b in fenced_blocks(section(EVENTS, "## Rules"), "json") if "targets" in b
+    ]
+    rule = parse_rule(**spec)
+    assert rule.name == spec["name"]
+    log_target = parse_target({"type": "log"})
+    defaults = {row[0]: row[1] for row in table_rows(EVENTS, "| field | default | allowed |")}
+    assert float(defaults["timeout"]) == log_target.timeout
+    assert int(defaults["max_attempts"]) == log_target.max_attempts
+    assert parse_duration(defaults["max_age"], field="max_age") == log_target.max_age
+    settings = {row[0]: row for row in table_rows(EVENTS, "| setting | environment | default |")}
+    for name in ("embedded_worker", "delivery_threads", "event_retention"):
+        assert settings[name][1] == f"MODELYARD_{name.upper()}"
+        assert settings[name][2] == str(getattr(Settings(), name)).lower()
+    for name in ("sagemaker_account", "sagemaker_region"):
+        assert settings[name][2] == getattr(Settings(), name)
+
+
+def test_events_md_backoff_table_is_the_schedule() -> None:
+    (waits,) = table_rows(EVENTS, "| after failed attempt |")
+    assert waits[0] == "wait (seconds)"
+    for attempt, cell in enumerate(waits[1:], start=1):
+        low, high = (float(x) for x in cell.split("\u2013"))
+        assert backoff(attempt, 0.0).total_seconds() == low, attempt
+        assert backoff(attempt, 1.0).total_seconds() == high, attempt
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """Records the webhook requests it gets (headers and raw body) and answers 204."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((dict(self.headers.items()), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def signed_request(secret: str, body: bytes, at: float) -> tuple[dict[str, str], bytes]:
+    """What the worker's webhook sender sends, as the receiver sees it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sender = WebhookSender(now=lambda: at)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks/modelyard"
+        target = parse_target({"type": "webhook", "url": url, "secret": secret})
+        message = Message(
+            event_id="d7c7950c-0492-445a-8030-c05a716397d7",
+            event_type="version.approval_changed",
+            group="fraud-detector",
+            body=body,
+        )
+        _Receiver.received.clear()
+        assert sender.send(target, message).ok
+    finally:
+        sender.close()
+        server.shutdown()
+        server.server_close()
+    (request,) = _Receiver.received
+    return request
+
+
+def test_signature_snippet_in_events_md_verifies() -> None:
+    (snippet,) = [b for b in fenced_blocks(EVENTS, "python") if "def verify(" in b]
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, "events.md", "exec"), namespace)
+    verify = namespace["verify"]
+
+    secret = "whsec-4f9b2c7e1a8d6035b2e9c4a1"
+    body = b'{"specversion":"1.0","id":"d7c7950c-0492-445a-8030-c05a716397d7"}'
+    now = time.time()
+    headers, received = signed_request(secret, body, now)
+    assert received == body
+    assert headers[HEADER_SIGNATURE] == sign(
+        secret, headers[HEADER_ID], int(headers[HEADER_TIMESTAMP]), body
+    )
+    assert headers[HEADER_TYPE] == "version.approval_changed"
+
+    assert verify(secret, headers, body, now=now) is True
+    assert verify(secret, headers, body) is True  # the real clock
+    assert verify(secret, {k.upper(): v for k, v in headers.items()}, body, now=now) is True
+    assert verify(secret, headers, body + b" ", now=now) is False  # tampered body
+    assert verify(secret, headers, body.replace(b"d7c7", b"d7c8"), now=now) is False
+    assert verify("not-the-right-secret", headers, body, now=now) is False
+    assert verify(secret, headers, body, now=now + 301) is False  # stale
+    assert verify(secret, headers, body, now=now - 301) is False  # from the future
+    assert verify(secret, headers, body, now=now + 299) is True  # within 5 minutes
+    assert verify(secret, {**headers, HEADER_ID: "another-event"}, body, now=now) is False
+    unsigned = {k: v for k, v in headers.items() if k.lower() != HEADER_SIGNATURE.lower()}
+    assert verify(secret, unsigned, body, now=now) is False
+
+
+def test_events_md_examples_that_run_live_in_cli_md() -> None:
+    """events.md is prose and reference; its shell lines are ``sh`` (not run), so that every
+    ``console`` example is one tests run (in docs/cli.md)."""
+    assert not fenced_blocks(EVENTS, "console")
+    assert "(events.md)" in read("cli.md")

@@ -75,6 +75,15 @@ def parse_duration(value: object, *, field: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
+def format_duration(value: timedelta) -> str:
+    """The shortest exact ``parse_duration`` spelling: ``24h``, ``90s``, ``2w``."""
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A validated target: its type, its type's settings and its retry limits."""
@@ -96,7 +105,7 @@ class Target:
             **config,
             "timeout": self.timeout,
             "max_attempts": self.max_attempts,
-            "max_age": f"{int(self.max_age.total_seconds())}s",
+            "max_age": format_duration(self.max_age),
         }
 
     @property
