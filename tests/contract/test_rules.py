@@ -25,7 +25,7 @@ def test_create_show_list_disable_enable_delete(registry: Any) -> None:
         "url": HOOK["url"],
         "secret": "********",
         "timeout": 10.0,
-        "max_attempts": 10,
+        "max_attempts": 25,
         "max_age": "1d",
     }
     assert registry.get_rule("approved") == created

@@ -249,6 +249,8 @@ def test_exhausted_deliveries_are_dead_lettered_and_can_be_redriven(
     worker.step()
     dead = store.list_deliveries(status="dead")
     assert len(dead) == 2
+    with pytest.raises(ValidationError, match="say which dead letters"):
+        store.redrive_deliveries()
     assert all(d["attempts"] == 2 and d["last_status_code"] == 500 for d in dead)
     assert "HTTP 500" in dead[0]["last_error"]
     receiver.status = 200
@@ -259,6 +261,8 @@ def test_exhausted_deliveries_are_dead_lettered_and_can_be_redriven(
     worker.step()
     assert len(receiver.unique_ids()) == 2
     assert store.list_deliveries(status="dead") == []
+    log = store.get_event(dead[0]["event_id"])["deliveries"][0]["attempt_log"]
+    assert [a["attempt"] for a in log] == [1, 2, 3]  # numbering goes on after a redrive
     assert store.audit_log(resource="rule:groups", limit=5)[0].action == "delivery.redrive"
 
 

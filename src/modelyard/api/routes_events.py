@@ -83,4 +83,6 @@ async def list_deliveries(
 @router.post("/deliveries/redrive")
 async def redrive_deliveries(body: Redrive, registry: Caller) -> JSON:
     """Queue dead-lettered deliveries again."""
-    return JSON({"redriven": registry.redrive_deliveries(body.ids, rule=body.rule)})
+    return JSON(
+        {"redriven": registry.redrive_deliveries(body.ids, rule=body.rule, all_dead=body.all_dead)}
+    )

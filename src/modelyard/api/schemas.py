@@ -109,6 +109,7 @@ class Replay(Body):
 class Redrive(Body):
     ids: list[int] | None = None
     rule: str | None = None
+    all_dead: bool = Field(default=False, description="Every dead letter (if no ids/rule).")
 
 
 class ErrorDetail(BaseModel):

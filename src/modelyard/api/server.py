@@ -45,14 +45,22 @@ def bootstrap_admin(registry: Registry, home: Path) -> Bootstrap:
 def app_from_env() -> FastAPI:
     """The app factory each uvicorn worker calls (settings come from MODELYARD_*)."""
     settings = Settings.from_env()
+    _configure_logging()
     return create_app(Registry.open(settings=settings), settings)
 
 
+#: loggers the server prints (the ``log`` event target writes to ``modelyard.events``)
+SERVER_LOGGERS = ("modelyard.access", "modelyard.server", "modelyard.events", "modelyard.worker")
+
+
 def _configure_logging() -> None:
+    """Print the server's loggers on stdout (idempotent: also run in worker processes)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("modelyard.access", "modelyard.server"):
+    for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
+        if logger.handlers:
+            continue
         logger.setLevel(logging.INFO)
         logger.addHandler(handler)
         logger.propagate = False

@@ -270,7 +270,11 @@ def events_show(state: State, event_id: str, as_json: bool) -> None:
         return
     console.print_json(json.dumps(found["event"]))
     if not found["deliveries"]:
-        console.print("no deliveries (no rule matched it when it was routed)")
+        console.print(
+            "no deliveries (no rule matched it when it was routed)"
+            if found["routed"]
+            else "not routed to rules yet (is a worker or the server running?)"
+        )
         return
     rows = []
     for d in found["deliveries"]:
@@ -355,7 +359,7 @@ def events_redrive(state: State, ids: tuple[int, ...], rule: str | None, all_: b
     """Queue dead letters (by delivery ID, --rule or --all) for delivery again."""
     if not ids and rule is None and not all_:
         raise ValidationError("ids: give delivery IDs, --rule or --all", field="ids")
-    count = state.registry.redrive_deliveries(list(ids) if ids else None, rule=rule)
+    count = state.registry.redrive_deliveries(list(ids) if ids else None, rule=rule, all_dead=all_)
     console.print(f"redriven: {count} deliveries queued again")
 
 

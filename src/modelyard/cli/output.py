@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Piped output is not cut to 80 columns: scripts and pagers get whole values.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 4096)
@@ -26,8 +27,10 @@ def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
     table = Table(*columns, title=title, box=None, header_style="bold", pad_edge=False)
+    for column in table.columns:  # headers are plain text too: "rule[target]" is not markup
+        column.header = Text(str(column.header))
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     console.print(table)
 
 
@@ -36,7 +39,7 @@ def print_pairs(pairs: Iterable[tuple[str, Any]]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in pairs:
-        table.add_row(key, "" if value is None else str(value))
+        table.add_row(Text(key), Text("" if value is None else str(value)))
     console.print(table)
 
 

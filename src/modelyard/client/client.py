@@ -346,9 +346,9 @@ class Client:
         return list(self._get("/deliveries", status=status, rule=rule, limit=limit))
 
     def redrive_deliveries(
-        self, ids: Sequence[int] | None = None, *, rule: str | None = None
+        self, ids: Sequence[int] | None = None, *, rule: str | None = None, all_dead: bool = False
     ) -> int:
-        body = {"ids": None if ids is None else list(ids), "rule": rule}
+        body = {"ids": None if ids is None else list(ids), "rule": rule, "all_dead": all_dead}
         return int(self._send("POST", "/deliveries/redrive", body)["redriven"])
 
     def ping(self) -> None:

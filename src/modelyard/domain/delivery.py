@@ -28,7 +28,7 @@ HEADER_TYPE: Final = "Modelyard-Event-Type"
 HEADER_TIMESTAMP: Final = "Modelyard-Timestamp"
 HEADER_SIGNATURE: Final = "Modelyard-Signature"
 BACKOFF_BASE: Final = timedelta(seconds=1)
-BACKOFF_CAP: Final = timedelta(minutes=5)
+BACKOFF_CAP: Final = timedelta(hours=1)
 DEFAULT_TOLERANCE_S: Final = 300
 
 
@@ -78,17 +78,19 @@ def verify_signature(
 
 def backoff(attempt: int, jitter: float) -> timedelta:
     """Delay before retry number ``attempt`` (1 = after the first failure): exponential from
-    1 s, capped at 5 min, scaled by ``jitter`` in [0, 1) into [50%, 100%) ("equal jitter")."""
+    1 s, capped at 1 h, scaled by ``jitter`` in [0, 1) into [50%, 100%) ("equal jitter")."""
     exponential = BACKOFF_BASE * (2 ** min(attempt - 1, 20))
     capped: timedelta = min(exponential, BACKOFF_CAP)
     return capped * (0.5 + jitter / 2)
 
 
 def next_attempt(
-    target: Target, *, attempts: int, first_attempt_at: datetime, now: datetime, jitter: float
+    target: Target, *, attempts: int, queued_at: datetime, now: datetime, jitter: float
 ) -> datetime | None:
-    """When to try again after ``attempts`` failures, or ``None`` = dead-letter it now."""
+    """When to try again after ``attempts`` failures since the delivery was queued (or
+    redriven) at ``queued_at``, or ``None`` = dead-letter it now: out of attempts, or the
+    retry would come later than ``max_age`` after it was queued."""
     if attempts >= target.max_attempts:
         return None
     when = now + backoff(attempts, jitter)
-    return None if when - first_attempt_at > target.max_age else when
+    return None if when - queued_at > target.max_age else when

@@ -13,8 +13,9 @@ A target is ``{"type": ..., <type's fields>, <retry fields>}``. Types:
 
 the AWS types also take ``region`` and ``endpoint_url`` (credentials come from boto3's
 usual chain). Every type takes ``timeout`` (seconds, default 10), ``max_attempts``
-(default 10) and ``max_age`` (a duration like ``90s``, ``30m``, ``24h``; default 24h);
-a delivery that fails ``max_attempts`` times or is older than ``max_age`` is dead-lettered.
+(default 25, about 14 hours of retries) and ``max_age`` (a duration like ``90s``, ``30m``,
+``24h``; default 24h): a delivery that fails ``max_attempts`` times, or whose next retry would
+come more than ``max_age`` after it was queued, is dead-lettered.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ FUTURE_TYPES: Final = {"pipeline": "pipeline targets come with release pipelines
 MIN_SECRET_LENGTH: Final = 16
 DEFAULT_TIMEOUT_S: Final = 10.0
 MAX_TIMEOUT_S: Final = 60.0
-DEFAULT_MAX_ATTEMPTS: Final = 10
+DEFAULT_MAX_ATTEMPTS: Final = 25  # 1 s doubling to 1 h: ~14 h of retries
 MAX_ATTEMPTS_LIMIT: Final = 100
 DEFAULT_MAX_AGE: Final = timedelta(hours=24)
 MAX_AGE_LIMIT: Final = timedelta(days=14)

@@ -121,8 +121,8 @@ class DeliveryQueue:
             target = work.rule.targets[due.target_index]
             when = next_attempt(
                 target,
-                attempts=attempt,
-                first_attempt_at=due.first_attempt_at or started_at,
+                attempts=attempt - due.budget_from,
+                queued_at=due.queued_at,
                 now=self._clock(),
                 jitter=self._jitter(),
             )

@@ -35,7 +35,11 @@ class EventService(ServiceBase):
             if found is None:
                 raise NotFoundError(f"event {event_id!r} does not exist", field="event_id")
             rows = store.deliveries_of(conn, event_id)
-        return {"event": found.payload, "deliveries": [_delivery(r) for r in rows]}
+        return {
+            "event": found.payload,
+            "routed": found.dispatched,
+            "deliveries": [_delivery(r) for r in rows],
+        }
 
     def list_deliveries(
         self, *, status: str | None = None, rule: str | None = None, limit: int = 100
@@ -55,10 +59,15 @@ class EventService(ServiceBase):
         return [_delivery(r) for r in rows]
 
     def redrive_deliveries(
-        self, ids: Sequence[int] | None = None, *, rule: str | None = None
+        self, ids: Sequence[int] | None = None, *, rule: str | None = None, all_dead: bool = False
     ) -> int:
-        """Queue dead-lettered deliveries again (these ``ids``, or all of ``rule``'s, or
-        all); returns how many. They restart with a fresh attempt budget."""
+        """Queue dead-lettered deliveries again — these ``ids``, all of ``rule``'s, or (with
+        ``all_dead``) every one; returns how many. They get a fresh attempt budget and
+        ``max_age``; attempt numbers go on counting."""
+        if ids is None and rule is None and not all_dead:
+            raise ValidationError(
+                "ids: say which dead letters: delivery ids, a rule, or all_dead", field="ids"
+            )
         if ids is not None and (
             isinstance(ids, str) or not all(isinstance(i, int) and i > 0 for i in ids)
         ):

@@ -38,6 +38,7 @@ class OutboxEvent:
     group: str
     payload: dict[str, Any]
     created_at: datetime
+    dispatched: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,9 @@ class Due:
     event_id: str
     rule_id: int
     target_index: int
-    attempts: int
-    first_attempt_at: datetime | None
+    attempts: int  # made so far (numbering continues across redrives)
+    budget_from: int  # attempts already made when it was last (re)queued
+    queued_at: datetime  # created or redriven: the target's max_age counts from here
     next_attempt_at: datetime
     payload: dict[str, Any]
 
@@ -133,7 +135,9 @@ def enqueue(conn: Connection, rows: Sequence[Mapping[str, Any]], *, now: datetim
                 **row,
                 "status": PENDING,
                 "attempts": 0,
+                "budget_from": 0,
                 "created_at": now,
+                "queued_at": now,
                 "next_attempt_at": now,
                 "last_error": "",
             }
@@ -205,7 +209,8 @@ def claim_stream(
             d.rule_id,
             d.target_index,
             d.attempts,
-            d.first_attempt_at,
+            d.budget_from,
+            d.queued_at,
             d.next_attempt_at,
             outbox.c.payload,
         )
@@ -222,7 +227,8 @@ def claim_stream(
             rule_id=r.rule_id,
             target_index=r.target_index,
             attempts=r.attempts,
-            first_attempt_at=utc_or_none(r.first_attempt_at),
+            budget_from=r.budget_from,
+            queued_at=utc(r.queued_at),
             next_attempt_at=utc(r.next_attempt_at),
             payload=dict(r.payload),
         )
@@ -295,22 +301,16 @@ def release(conn: Connection, stream: str, *, worker: str) -> None:
 
 
 def event_by_id(conn: Connection, event_id: str) -> OutboxEvent | None:
+    o = outbox.c
     row = conn.execute(
-        select(
-            outbox.c.seq,
-            outbox.c.event_id,
-            outbox.c.group_name,
-            outbox.c.payload,
-            outbox.c.created_at,
-        ).where(outbox.c.event_id == event_id)
-    ).first()
-    return (
-        None
-        if row is None
-        else OutboxEvent(
-            row.seq, row.event_id, row.group_name, dict(row.payload), utc(row.created_at)
+        select(o.seq, o.event_id, o.group_name, o.payload, o.created_at, o.dispatched).where(
+            o.event_id == event_id
         )
-    )
+    ).first()
+    if row is None:
+        return None
+    payload, created = dict(row.payload), utc(row.created_at)
+    return OutboxEvent(row.seq, row.event_id, row.group_name, payload, created, row.dispatched)
 
 
 def events_since(conn: Connection, since: datetime, *, limit: int) -> list[OutboxEvent]:
@@ -381,8 +381,8 @@ def redrive(conn: Connection, ids: Iterable[int] | None, *, rule: str | None, no
         .where(d.id.in_([r.id for r in rows]))
         .values(
             status=PENDING,
-            attempts=0,
-            first_attempt_at=None,
+            budget_from=d.attempts,
+            queued_at=now,
             finished_at=None,
             next_attempt_at=now,
         )

@@ -279,8 +279,10 @@ deliveries = Table(
     Column("stream", String(160), nullable=False),
     Column("status", String(12), nullable=False),  # pending|delivered|dead|cancelled
     Column("attempts", Integer, nullable=False, default=0),
+    Column("budget_from", Integer, nullable=False, default=0),  # attempts when (re)queued
     Column("replay", Boolean, nullable=False, default=False),
     _time("created_at"),
+    _time("queued_at"),  # created, or redriven: max_age counts from here
     _time("next_attempt_at"),
     _time("first_attempt_at", nullable=True),
     _time("finished_at", nullable=True),
