@@ -14,7 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from modelyard.store.rows import utc, utc_or_none
 from modelyard.store.schema import (
@@ -237,6 +249,23 @@ def claim_stream(
     return Claim(stream=stream, deliveries=due)
 
 
+#: one prebuilt statement, run once per batch (executemany): building an UPDATE per
+#: delivery cost more than running it
+_RECORD_RESULT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == PENDING)
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempt"),
+        first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, bindparam("b_started")),
+        next_attempt_at=bindparam("b_next"),
+        finished_at=bindparam("b_finished"),
+        last_status_code=bindparam("b_code"),
+        last_error=bindparam("b_error"),
+    )
+)
+
+
 def record(conn: Connection, claim: Claim, results: Sequence[Result], *, worker: str) -> None:
     """Store the attempts, update their deliveries, and reschedule (and release) the stream."""
     if results:
@@ -256,20 +285,22 @@ def record(conn: Connection, claim: Claim, results: Sequence[Result], *, worker:
                 for r in results
             ],
         )
-    for r in results:
-        final = r.status != PENDING
+    if results:
         conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == r.delivery_id, deliveries.c.status == PENDING)
-            .values(
-                status=r.status,
-                attempts=r.attempt,
-                first_attempt_at=func.coalesce(deliveries.c.first_attempt_at, r.started_at),
-                next_attempt_at=r.next_attempt_at or r.started_at,
-                finished_at=r.started_at if final else None,
-                last_status_code=r.status_code,
-                last_error=r.error,
-            )
+            _RECORD_RESULT,
+            [
+                {
+                    "b_id": r.delivery_id,
+                    "b_status": r.status,
+                    "b_attempt": r.attempt,
+                    "b_started": r.started_at,
+                    "b_next": r.next_attempt_at or r.started_at,
+                    "b_finished": r.started_at if r.status != PENDING else None,
+                    "b_code": r.status_code,
+                    "b_error": r.error,
+                }
+                for r in results
+            ],
         )
     release(conn, claim.stream, worker=worker)
 
