@@ -270,6 +270,7 @@ def build_example_registry(home: Path) -> Registry:
     registry.approve_version("churn-model/2")
     registry.set_alias("fraud-detector", "champion", 2)
     registry.set_alias("fraud-detector", "challenger", 3)
+    registry.approve_version("churn-model/1")  # production requires Approved
     registry.set_alias("churn-model", "production", 1)
     registry.set_alias("churn-model", "champion", 2)
     return registry

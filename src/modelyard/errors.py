@@ -27,6 +27,7 @@ __all__ = [
     "ModelyardError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PolicyError",
     "StorageError",
     "ValidationError",
 ]
@@ -90,6 +91,12 @@ class InvalidTransitionError(ConflictError):
     """A state machine (approval status, …) refused the requested move."""
 
     code = "invalid_transition"
+
+
+class PolicyError(ConflictError):
+    """An environment's policy refuses the version (e.g. production needs Approved)."""
+
+    code = "policy_violation"
 
 
 class IntegrityError(ModelyardError):

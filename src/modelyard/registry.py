@@ -13,6 +13,7 @@ from modelyard.services.audit import AuditService
 from modelyard.services.base import Clock, utc_now
 from modelyard.services.blobs import BlobService
 from modelyard.services.delivery_queue import DeliveryQueue
+from modelyard.services.deployments import DeploymentService
 from modelyard.services.discovery import DiscoveryService
 from modelyard.services.events import EventService
 from modelyard.services.groups import GroupService
@@ -31,6 +32,7 @@ class Registry(
     BlobService,
     RuleService,
     EventService,
+    DeploymentService,
 ):
     """The modelyard Python API in local mode.
 

@@ -167,6 +167,33 @@ CASES = [
     Case("GET", "/api/v1/audit/export", "/api/v1/audit/export", ALL),
     Case("GET", "/api/v1/events", "/api/v1/events", ALL),
     Case("GET", "/api/v1/summary", "/api/v1/summary", ALL),
+    Case(
+        "POST",
+        "/api/v1/deployments",
+        "/api/v1/deployments",
+        PROTECTED,
+        {"reference": "fraud-a/1", "to": "staging"},
+    ),
+    Case(
+        "GET",
+        "/api/v1/groups/{group}/environments/{env}/deployments",
+        "/api/v1/groups/fraud-a/environments/production/deployments",
+        ALL,
+    ),
+    Case(
+        "GET",
+        "/api/v1/groups/{group}/environments/{env}/at",
+        "/api/v1/groups/fraud-a/environments/production/at",
+        ALL,
+        params={"time": "2030-01-01T00:00Z"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/groups/{group}/environments/{env}/rollback",
+        "/api/v1/groups/fraud-a/environments/staging/rollback",
+        PROTECTED,
+        {"reason": "bad canary"},
+    ),
     Case("GET", "/api/v1/rules", "/api/v1/rules", ALL),
     Case(
         "POST",
@@ -241,6 +268,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     registrant.register_version("fraud-a", artifact)
     registrant.register_version("fraud-a", artifact)
     registry.set_alias("fraud-a", "champion", 1)
+    registry.approve_version("fraud-a/1", comment="ok")  # production requires Approved
     registry.set_alias("fraud-a", "production", 1)
     registry.create_rule("hook", {"type": [{"prefix": "version."}]}, [{"type": "log"}])
     registry.create_rule("doomed", {"type": ["alias.set"]}, [{"type": "log"}])

@@ -18,12 +18,12 @@ FILES = {"model.bin": b"w" * 5000, "nested/deep/config.json": b'{"a": 1}'}
 def stored(registry: Registry, make_artifact: MakeArtifact) -> Registry:
     registry.create_group("g")
     registry.register_version("g", make_artifact(FILES))
-    registry.set_alias("g", "production", 1)
+    registry.set_alias("g", "champion", 1)
     return registry
 
 
 def test_download_writes_every_file(stored: Registry, tmp_path: Path) -> None:
-    stored.download("g@production", tmp_path / "out")
+    stored.download("g@champion", tmp_path / "out")
     for rel, content in FILES.items():
         assert (tmp_path / "out" / rel).read_bytes() == content
 
@@ -61,7 +61,7 @@ def test_a_corrupted_blob_is_an_integrity_error_naming_the_file(
 
 
 def test_fetch_caches_by_manifest_digest(stored: Registry, tmp_path: Path) -> None:
-    first = stored.fetch("g@production")
+    first = stored.fetch("g@champion")
     listing = stored.get_version("g/1").manifest.listing_digest
     assert first.name == listing.removeprefix("sha256:")
     assert (first / "nested/deep/config.json").read_bytes() == FILES["nested/deep/config.json"]

@@ -49,6 +49,9 @@ MUTATORS = {
     "replay_events",
     "redrive_deliveries",
     "delivery_queue",  # the workers' view; routing and recording deliveries
+    # environments: they move protected aliases, never a version's registered record
+    "deploy",
+    "rollback",
 }
 READERS = {
     "get_group",
@@ -63,6 +66,8 @@ READERS = {
     "audit_log",
     "list_events",
     "get_event",
+    "environment_history",
+    "environment_at",
     "list_deliveries",
     "list_rules",
     "get_rule",

@@ -16,6 +16,7 @@ from modelyard.api import (
     routes_access,
     routes_audit,
     routes_blobs,
+    routes_deployments,
     routes_events,
     routes_groups,
     routes_versions,
@@ -89,6 +90,7 @@ def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
         routes_access,
         routes_audit,
         routes_events,
+        routes_deployments,
     ):
         app.include_router(module.router)
 

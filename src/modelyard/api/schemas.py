@@ -112,6 +112,16 @@ class Redrive(Body):
     all_dead: bool = Field(default=False, description="Every dead letter (if no ids/rule).")
 
 
+class DeployBody(Body):
+    reference: str = Field(description="The version to deploy: fraud/7, or fraud@staging.")
+    to: str = Field(description="The environment (a protected alias), e.g. production.")
+    reason: str = ""
+
+
+class RollbackBody(Body):
+    reason: str = ""
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="Machine-readable, e.g. validation_error, not_found.")
     message: str = Field(description="One line for people, naming the field and the rule.")

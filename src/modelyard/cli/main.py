@@ -89,7 +89,17 @@ def cli(
 
 
 def _register_commands() -> None:
-    from modelyard.cli import access, aliases, audit, events, groups, ops, server, versions
+    from modelyard.cli import (
+        access,
+        aliases,
+        audit,
+        deployments,
+        events,
+        groups,
+        ops,
+        server,
+        versions,
+    )
 
     cli.add_command(groups.group)
     cli.add_command(versions.version)
@@ -99,6 +109,8 @@ def _register_commands() -> None:
     for command in access.COMMANDS:
         cli.add_command(command)
     cli.add_command(audit.audit)
+    for command in deployments.COMMANDS:
+        cli.add_command(command)
     for command in events.COMMANDS:
         cli.add_command(command)
     cli.add_command(server.server)

@@ -289,6 +289,26 @@ class Client:
     def summary(self) -> dict[str, int]:
         return dict(self._get("/summary"))
 
+    # -- environments and deployments -------------------------------------------------
+
+    def deploy(self, ref: str, *, to: str, reason: str = "") -> dict[str, Any]:
+        body = {"reference": str(ref), "to": to, "reason": reason}
+        return dict(self._send("POST", "/deployments", body))
+
+    def rollback(self, group: str, *, env: str, reason: str = "") -> dict[str, Any]:
+        path = f"/groups/{_q(group)}/environments/{_q(env)}/rollback"
+        return dict(self._send("POST", path, {"reason": reason}))
+
+    def environment_history(
+        self, group: str, env: str, *, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        path = f"/groups/{_q(group)}/environments/{_q(env)}/deployments"
+        return list(self._get(path, limit=limit))
+
+    def environment_at(self, group: str, env: str, *, time: str | datetime) -> dict[str, Any]:
+        path = f"/groups/{_q(group)}/environments/{_q(env)}/at"
+        return dict(self._get(path, time=_when(time)))
+
     # -- event rules and deliveries ---------------------------------------------------
 
     def create_rule(

@@ -17,6 +17,7 @@ from modelyard.errors import (
     ModelyardError,
     NotFoundError,
     PermissionDeniedError,
+    PolicyError,
     StorageError,
     ValidationError,
 )
@@ -29,6 +30,7 @@ _BY_CODE: dict[str, type[ModelyardError]] = {
     "not_found": NotFoundError,
     "conflict": ConflictError,
     "invalid_transition": InvalidTransitionError,
+    "policy_violation": PolicyError,
     "integrity_error": IntegrityError,
     "storage_error": StorageError,
 }

@@ -9,8 +9,8 @@ from modelyard.domain.model import AliasMove, Version
 from modelyard.domain.names import validate_alias_name, validate_group_name
 from modelyard.domain.references import parse_version_number
 from modelyard.domain.values import validate_text
-from modelyard.errors import ConflictError, NotFoundError
-from modelyard.services.base import ServiceBase
+from modelyard.errors import NotFoundError
+from modelyard.services.alias_moves import AliasMoves
 from modelyard.store import aliases as store
 from modelyard.store import groups as group_store
 from modelyard.store.versions import load_versions, version_id_of
@@ -18,9 +18,12 @@ from modelyard.store.versions import load_versions, version_id_of
 MAX_REASON_LENGTH = 4096
 
 
-class AliasService(ServiceBase):
+class AliasService(AliasMoves):
     def set_alias(self, group: str, alias: str, version: int | str, *, reason: str = "") -> Version:
-        """Point ``group@alias`` at version ``version`` (creating the alias if new)."""
+        """Point ``group@alias`` at version ``version`` (creating the alias if new).
+
+        An environment (a protected alias) is deployed rather than just moved: its policy is
+        checked and the move is recorded as a deployment (see ``deploy``)."""
         validate_group_name(group)
         validate_alias_name(alias)
         number = parse_version_number(version)
@@ -30,45 +33,10 @@ class AliasService(ServiceBase):
             self._authorize_alias(conn, group, alias)
             group_id = group_store.group_id_of(conn, group, for_update=True)
             version_id = version_id_of(conn, group, number)
-            previous = store.current_alias(conn, group_id, alias)
-            if previous == number:
-                raise ConflictError(
-                    f"{group}@{alias} already points at version {number}", field="version"
-                )
-            store.move_alias(
-                conn,
-                group_id=group_id,
-                name=alias,
-                version_id=version_id,
-                exists=previous is not None,
-                actor=self.actor,
-                now=now,
-            )
-            move = AliasMove(
-                group=group,
-                alias=alias,
-                version=number,
-                previous_version=previous,
-                actor=self.actor,
-                reason=reason,
-                at=now,
-            )
-            store.record_move(conn, move, group_id)
-            self._record(
-                conn,
-                action="alias.set",
-                resource=f"{group}@{alias}",
-                event_type="alias.set",
-                now=now,
-                data={
-                    "group": group,
-                    "alias": alias,
-                    "version": number,
-                    "reference": f"{group}/{number}",
-                    "reason": reason,
-                    "previous": {"version": previous},
-                },
-            )
+            if alias in group_store.protected_aliases(conn, group):
+                self._deploy_now(conn, group, alias, number, kind="alias", reason=reason, now=now)
+            else:
+                self._move_alias(conn, group_id, group, alias, number, reason=reason, now=now)
             return load_versions(conn, [version_id])[0]
 
     def delete_alias(self, group: str, alias: str, *, reason: str = "") -> None:
@@ -79,36 +47,9 @@ class AliasService(ServiceBase):
         with self._write() as conn:
             self._authorize_alias(conn, group, alias)
             group_id = group_store.group_id_of(conn, group, for_update=True)
-            previous = store.current_alias(conn, group_id, alias)
-            if previous is None:
+            if store.current_alias(conn, group_id, alias) is None:
                 raise NotFoundError(f"alias {group}@{alias} does not exist", field="alias")
-            store.remove_alias(conn, group_id, alias)
-            store.record_move(
-                conn,
-                AliasMove(
-                    group=group,
-                    alias=alias,
-                    version=None,
-                    previous_version=previous,
-                    actor=self.actor,
-                    reason=reason,
-                    at=now,
-                ),
-                group_id,
-            )
-            self._record(
-                conn,
-                action="alias.delete",
-                resource=f"{group}@{alias}",
-                event_type="alias.deleted",
-                now=now,
-                data={
-                    "group": group,
-                    "alias": alias,
-                    "reason": reason,
-                    "previous": {"version": previous},
-                },
-            )
+            self._move_alias(conn, group_id, group, alias, None, reason=reason, now=now)
 
     def alias_history(self, group: str, alias: str) -> list[AliasMove]:
         """Every move of the alias, oldest first (also after it was deleted)."""

@@ -312,3 +312,127 @@ delivery_attempts = Table(
     Column("error", Text, nullable=False, default=""),
     Index("ix_delivery_attempts_delivery_id", "delivery_id"),
 )
+
+# --- release pipelines (issue 5) -------------------------------------------------------
+
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("source", Text, nullable=False),  # the YAML as applied
+    Column("spec", JSON, nullable=False),  # the validated, normalized form
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    UniqueConstraint("name", "revision", name="uq_pipelines_name_revision"),
+)
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("pipeline", String(63), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("group_name", String(63), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column(
+        "status", String(16), nullable=False
+    ),  # queued|running|waiting|succeeded|failed|cancelled
+    Column("trigger", String(80), nullable=False),  # "manual" or "event <id>"
+    Column("trigger_event_id", String(36), nullable=True),
+    # "<pipeline> <group>/<version>" while the run is active, NULL after: one active run
+    # per version per pipeline (NULLs never collide)
+    Column("active_key", String(140), nullable=True, unique=True),
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    _time("updated_at"),
+    _time("finished_at", nullable=True),
+    _time("next_run_at", nullable=True),  # due for a worker (NULL: nothing to do now)
+    _time("lease_until", nullable=True),
+    Column("leased_by", String(64), nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    UniqueConstraint("pipeline", "trigger_event_id", name="uq_pipeline_runs_trigger"),
+    Index("ix_pipeline_runs_due", "next_run_at"),
+)
+
+run_stages = Table(
+    "run_stages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("uses", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # pending|running|waiting|succeeded|failed|...
+    Column("attempts", Integer, nullable=False, default=0),
+    _time("started_at", nullable=True),
+    _time("finished_at", nullable=True),
+    Column("outputs", JSON, nullable=False, default=dict),
+    Column("error", Text, nullable=False, default=""),
+    UniqueConstraint("run_id", "position", name="uq_run_stages_position"),
+)
+
+stage_logs = Table(
+    "stage_logs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    _time("at"),
+    Column("line", Text, nullable=False),
+    Index("ix_stage_logs_run", "run_id", "id"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("pipeline_runs.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("group_name", String(63), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("principals", JSON, nullable=False),  # named approvers ([] = anyone with the role)
+    Column("allow_registrant", Boolean, nullable=False),
+    Column("registrant", String(255), nullable=False),
+    Column("status", String(16), nullable=False),  # pending|approved|rejected|expired|cancelled
+    _time("created_at"),
+    _time("expires_at"),
+    _time("decided_at", nullable=True),
+    UniqueConstraint("run_id", "position", name="uq_approval_requests_stage"),
+)
+
+approval_votes = Table(
+    "approval_votes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", Id, ForeignKey("approval_requests.id"), nullable=False),
+    Column("principal", String(255), nullable=False),
+    Column("decision", String(8), nullable=False),  # approve|reject
+    Column("comment", Text, nullable=False),
+    _time("at"),
+    UniqueConstraint("request_id", "principal", name="uq_approval_votes_principal"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_name", String(63), nullable=False),
+    Column("environment", String(63), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("previous_version", Integer, nullable=True),
+    Column("kind", String(16), nullable=False),  # deploy|rollback|auto_rollback
+    Column("status", String(16), nullable=False),  # in_progress|succeeded|failed|rolled_back
+    Column("run_id", Id, nullable=True),
+    Column("actor", String(255), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("error", Text, nullable=False, default=""),
+    _time("started_at"),
+    _time("finished_at", nullable=True),
+    # "<group>@<environment>" while in progress: one deployment per environment at a time
+    Column("active_key", String(140), nullable=True, unique=True),
+    Index("ix_deployments_env", "group_name", "environment", "id"),
+)
