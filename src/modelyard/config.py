@@ -30,6 +30,7 @@ class Settings:
     checkpoint_interval: int = 60  # seconds between signed audit checkpoints (server)
     embedded_worker: bool = True  # `modelyard server` also delivers events
     delivery_threads: int = 4  # concurrent deliveries per worker process
+    run_threads: int = 2  # pipeline stages run at once per worker process
     event_retention: str = "30d"  # events and their delivery logs are kept this long
     sagemaker_account: str = "000000000000"  # account in SageMaker-shaped events' ARNs
     sagemaker_region: str = "us-east-1"  # region in SageMaker-shaped events' ARNs
@@ -77,7 +78,14 @@ class Settings:
 
 
 _PATHS = {"home", "cache_dir", "audit_key_file"}
-_POSITIVE_INTS = {"port", "workers", "max_blob_bytes", "checkpoint_interval", "delivery_threads"}
+_POSITIVE_INTS = {
+    "port",
+    "workers",
+    "max_blob_bytes",
+    "checkpoint_interval",
+    "delivery_threads",
+    "run_threads",
+}
 _BOOLS = {"embedded_worker"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 

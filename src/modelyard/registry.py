@@ -17,7 +17,10 @@ from modelyard.services.deployments import DeploymentService
 from modelyard.services.discovery import DiscoveryService
 from modelyard.services.events import EventService
 from modelyard.services.groups import GroupService
+from modelyard.services.pipelines import PipelineService
 from modelyard.services.rules import RuleService
+from modelyard.services.run_engine import RunEngine
+from modelyard.services.runs import RunService
 from modelyard.services.versions import VersionService
 
 
@@ -33,6 +36,8 @@ class Registry(
     RuleService,
     EventService,
     DeploymentService,
+    PipelineService,
+    RunService,
 ):
     """The modelyard Python API in local mode.
 
@@ -81,3 +86,7 @@ class Registry(
     def delivery_queue(self) -> DeliveryQueue:
         """The queue event workers consume (local only: workers run next to the store)."""
         return DeliveryQueue(self._db, clock=self._clock, identity=self._sagemaker)
+
+    def run_engine(self) -> RunEngine:
+        """The pipeline engine workers drive (local only: workers run next to the store)."""
+        return RunEngine.of(self)

@@ -58,7 +58,7 @@ def test_a_duplicate_name_conflicts(registry: Any) -> None:
         ({"type": [{"bogus": 1}]}, [HOOK], {}, "pattern.type[0]", "bogus"),
         (PATTERN, [], {}, "targets", "1 to 5"),
         (PATTERN, [{"type": "carrier-pigeon"}], {}, "targets[0].type", "not a target type"),
-        (PATTERN, [{"type": "pipeline"}], {}, "targets[0].type", "not available yet"),
+        (PATTERN, [{"type": "pipeline"}], {}, "targets[0].pipeline", "required"),
         (PATTERN, [{**HOOK, "url": "ftp://x"}], {}, "targets[0].url", r"http\(s\) URL"),
         (PATTERN, [{**HOOK, "url": "not a url"}], {}, "targets[0].url", r"http\(s\) URL"),
         (PATTERN, [{"type": "webhook", "url": HOOK["url"]}], {}, "targets[0].secret", "required"),

@@ -25,7 +25,7 @@ from modelyard.api.telemetry import Telemetry, TelemetryMiddleware
 from modelyard.config import Settings
 from modelyard.registry import Registry
 from modelyard.services.access import LOCAL_PRINCIPAL
-from modelyard.worker.process import worker_for
+from modelyard.worker.process import workers_for
 
 log = logging.getLogger("modelyard.server")
 
@@ -62,7 +62,7 @@ def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         checkpointer = Checkpointer(registry, settings.checkpoint_interval)
         checkpointer.start()
-        worker = worker_for(registry, settings) if settings.embedded_worker else None
+        worker = workers_for(registry, settings) if settings.embedded_worker else None
         if worker is not None:
             worker.start()
         try:

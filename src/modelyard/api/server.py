@@ -103,6 +103,7 @@ def _export(settings: Settings) -> None:
         "checkpoint_interval",
         "embedded_worker",
         "delivery_threads",
+        "run_threads",
         "event_retention",
         "sagemaker_account",
         "sagemaker_region",

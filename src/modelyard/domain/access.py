@@ -46,6 +46,9 @@ class Action(StrEnum):
     ACCESS_ADMIN = "access.admin"  # global: principals, tokens, bindings
     RULES_READ = "rules.read"  # global
     RULES_MANAGE = "rules.manage"  # global: rules, replay, dead-letter redrive
+    PIPELINES_READ = "pipelines.read"  # global: definitions, runs, logs, approval requests
+    PIPELINES_MANAGE = "pipelines.manage"  # global: apply pipeline definitions
+    PIPELINE_RUN = "pipeline.run"  # start, cancel and retry runs for a group's versions
 
 
 GLOBAL_ACTIONS = frozenset(
@@ -55,6 +58,8 @@ GLOBAL_ACTIONS = frozenset(
         Action.ACCESS_ADMIN,
         Action.RULES_READ,
         Action.RULES_MANAGE,
+        Action.PIPELINES_READ,
+        Action.PIPELINES_MANAGE,
     }
 )
 
@@ -65,6 +70,7 @@ _READ = {
     Action.AUDIT_READ,
     Action.EVENTS_READ,
     Action.RULES_READ,
+    Action.PIPELINES_READ,
 }
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset(_READ),
@@ -77,10 +83,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.VERSION_UPDATE,
             Action.ALIAS_SET,
             Action.BLOB_WRITE,
+            Action.PIPELINE_RUN,
         }
     ),
     Role.APPROVER: frozenset(_READ | {Action.VERSION_APPROVE}),
-    Role.DEPLOYER: frozenset(_READ | {Action.ALIAS_SET, Action.ALIAS_SET_PROTECTED}),
+    Role.DEPLOYER: frozenset(
+        _READ | {Action.ALIAS_SET, Action.ALIAS_SET_PROTECTED, Action.PIPELINE_RUN}
+    ),
     Role.ADMIN: frozenset(Action),
 }
 

@@ -110,14 +110,7 @@ def compile_condition(
     try:
         tree = env.compile(source)
     except CELParseError as exc:
-        line, column = exc.line or 1, exc.column or 1
-        reason = _syntax_reason(exc.__context__, source)
-        raise GateError(
-            f"{field}: CEL syntax error at line {line}, column {column}: {reason}",
-            field=field,
-            line=line,
-            column=column,
-        ) from None
+        raise _syntax_error(exc, source, field) from None
     if _depth(tree) > MAX_DEPTH:
         raise GateError(f"{field}: the expression is nested too deeply", field=field)
     keys = _paths(tree)
@@ -152,15 +145,25 @@ def _check_roots(
         )
 
 
-def _syntax_reason(cause: BaseException | None, source: str) -> str:
+def _syntax_error(exc: CELParseError, source: str, field: str) -> GateError:
+    cause, line, column = exc.__context__, exc.line or 1, exc.column or 1
+    reason = "not a valid expression"
     if isinstance(cause, lark.exceptions.UnexpectedToken):
         expected = sorted(_CLOSERS[name] for name in cause.expected if name in _CLOSERS)
         hint = f" (expected {' or '.join(expected)})" if expected else ""
-        found = "end of expression" if cause.token.type == "$END" else repr(str(cause.token))
-        return f"unexpected {found}{hint}"
-    if isinstance(cause, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {source[cause.pos_in_stream or 0]!r}"
-    return "not a valid expression"
+        found = repr(str(cause.token))
+        if cause.token.type == "$END":  # lark points at the last token; say where it ends
+            found, lines = "end of expression", source.rstrip().split("\n")
+            line, column = len(lines), len(lines[-1]) + 1
+        reason = f"unexpected {found}{hint}"
+    elif isinstance(cause, lark.exceptions.UnexpectedCharacters):
+        reason = f"unexpected character {source[cause.pos_in_stream or 0]!r}"
+    return GateError(
+        f"{field}: CEL syntax error at line {line}, column {column}: {reason}",
+        field=field,
+        line=line,
+        column=column,
+    )
 
 
 def _depth(tree: lark.Tree[Any]) -> int:

@@ -174,8 +174,9 @@ class _Document:
             return self._scalar(node, path)
         raise self.fail(path, f"the YAML tag {node.tag} is not supported")
 
-    def _note(self, path: str, node: yaml.Node) -> None:
-        self.lines[path] = node.start_mark.line + 1
+    def _note(self, path: str, node: yaml.Node, *, line: int | None = None) -> None:
+        """Remember ``path``'s line (a mapping entry's is its key's line)."""
+        self.lines[path] = node.start_mark.line + 1 if line is None else line
         if isinstance(node, yaml.ScalarNode) and node.style == "|":
             self.blocks[path] = node.start_mark.line + 2
 
@@ -192,9 +193,7 @@ class _Document:
             if key in result:
                 first = self.lines[child]
                 raise self.fail(child, f"duplicate key (first at line {first})", line=line)
-            self.lines[child] = line
-            if isinstance(value_node, yaml.ScalarNode) and value_node.style == "|":
-                self.blocks[child] = value_node.start_mark.line + 2
+            self._note(child, value_node, line=line)
             result[key] = self.build(value_node, child, depth + 1)
         return result
 
@@ -235,7 +234,7 @@ def _load(text: str, doc: _Document) -> Any:
     except yaml.YAMLError as exc:  # the reader: bad characters, no mark
         position = getattr(exc, "position", 0)
         line = text.count("\n", 0, position) + 1
-        raise doc.fail("", f"YAML syntax error: {exc}", line=line) from None
+        raise doc.fail("", f"YAML syntax error: {_reader_problem(exc)}", line=line) from None
     if node is None:
         raise doc.fail("", "the document is empty; a pipeline needs a name and stages")
     doc.lines[""] = node.start_mark.line + 1
@@ -257,11 +256,20 @@ def _check_nesting(text: str, doc: _Document) -> None:
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     problem = exc.problem or "not valid YAML"
-    if exc.context and exc.context_mark and exc.problem_mark:
-        if exc.context_mark.line != exc.problem_mark.line:
-            return f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
-        return f"{problem} ({exc.context})"
-    return problem
+    if not (exc.context and exc.context_mark and exc.problem_mark):
+        return problem
+    if problem.startswith("but "):  # "expected a single document…, but found another…"
+        return f"{exc.context}, {problem}"
+    if exc.context_mark.line != exc.problem_mark.line:
+        return f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
+    return f"{problem} ({exc.context})"
+
+
+def _reader_problem(exc: yaml.YAMLError) -> str:
+    character = getattr(exc, "character", None)
+    reason = getattr(exc, "reason", "cannot be read")
+    code = ord(character) if isinstance(character, str) else character
+    return f"character #x{code:04x}: {reason}" if isinstance(code, int) else str(reason)
 
 
 # -------------------------------------------------------------------------- checks
@@ -454,6 +462,8 @@ def _gate(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:
     when = spec["when"]
     items = [(where, when)] if isinstance(when, str) else None
     if items is None:
+        if not isinstance(when, list):
+            raise doc.fail(where, f"must be a CEL expression or a list of 1 to {MAX_CONDITIONS}")
         conditions = _list(doc, when, where, low=1, high=MAX_CONDITIONS)
         items = [(f"{where}[{i}]", source) for i, source in enumerate(conditions)]
     roots = {*GATE_ROOTS, *doc.environments}

@@ -10,6 +10,8 @@ A target is ``{"type": ..., <type's fields>, <retry fields>}``. Types:
 * ``eventbridge``: optional ``event_bus`` (name or ARN, default ``default``),
   ``source`` (default ``modelyard``) and ``detail_type`` (default: the event's type);
 * ``log``: writes one line per event to the ``modelyard.events`` logger;
+* ``pipeline``: ``pipeline`` (a name) — starts a run of that pipeline for the event's version
+  (created for a pipeline's ``trigger:``);
 
 the AWS types also take ``region`` and ``endpoint_url`` (credentials come from boto3's
 usual chain). Every type takes ``timeout`` (seconds, default 10), ``max_attempts``
@@ -29,9 +31,9 @@ from urllib.parse import urlsplit
 
 from modelyard.errors import ValidationError
 
-TARGET_TYPES: Final = ("webhook", "sqs", "sns", "eventbridge", "log")
+TARGET_TYPES: Final = ("webhook", "sqs", "sns", "eventbridge", "log", "pipeline")
 #: Types later features add; named so a rule using one gets a precise error, not "unknown".
-FUTURE_TYPES: Final = {"pipeline": "pipeline targets come with release pipelines"}
+FUTURE_TYPES: Final[dict[str, str]] = {}
 MIN_SECRET_LENGTH: Final = 16
 DEFAULT_TIMEOUT_S: Final = 10.0
 MAX_TIMEOUT_S: Final = 60.0
@@ -43,6 +45,7 @@ REDACTED: Final = "********"
 
 _DURATION = re.compile(r"^(\d{1,7})([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PIPELINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 _RESERVED_HEADERS = frozenset({"content-type", "content-length", "host"})
@@ -59,6 +62,7 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {  # type → (required, optiona
     "sns": ({"topic_arn"}, {"region", "endpoint_url"}),
     "eventbridge": (set(), {"event_bus", "source", "detail_type", "region", "endpoint_url"}),
     "log": (set(), set()),
+    "pipeline": ({"pipeline"}, set()),
 }
 
 
@@ -187,6 +191,7 @@ def _check_field(kind: str, key: str, value: Any, *, field: str) -> None:
         "region": (bool(_REGION.match(value)), "is not an AWS region like us-east-1"),
         "source": (len(value) <= 256, "must be at most 256 characters"),
         "detail_type": (len(value) <= 128, "must be at most 128 characters"),
+        "pipeline": (bool(_PIPELINE.match(value)), "is not a pipeline name"),
     }
     ok, rule = checks.get(key, (True, ""))
     if not ok:

@@ -1,11 +1,12 @@
-"""Running a worker: from settings, until SIGINT/SIGTERM (``modelyard worker``), or beside
-the HTTP server (``embedded``)."""
+"""Running the workers — event delivery and pipeline runs — from settings: until SIGINT /
+SIGTERM (``modelyard worker``), or beside the HTTP server (embedded)."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+import threading
 from datetime import timedelta
 from types import FrameType
 
@@ -14,8 +15,43 @@ from modelyard.domain.sagemaker_events import to_sagemaker
 from modelyard.domain.targets import parse_duration
 from modelyard.registry import Registry
 from modelyard.worker.loop import Worker
+from modelyard.worker.runner import RunWorker
+from modelyard.worker.senders import Senders
 
 log = logging.getLogger("modelyard.worker")
+
+
+class Workers:
+    """An event worker and a pipeline worker, started and stopped together."""
+
+    def __init__(self, events: Worker, runs: RunWorker) -> None:
+        self.events, self.runs = events, runs
+        self.name = events.name
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self.events.start()
+        self.runs.engine.subscribe(self.runs.wake)
+        self.runs.start()
+
+    def request_stop(self) -> None:
+        """Ask every thread to finish what it is doing and end (signal-safe)."""
+        self._stopped.set()
+        self.events.request_stop()
+        self.runs.request_stop()
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.runs.stop()
+        self.events.stop()
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stopped.wait(1.0):
+                pass
+        finally:
+            self.stop()
 
 
 def check_settings(settings: Settings) -> timedelta:
@@ -24,27 +60,41 @@ def check_settings(settings: Settings) -> timedelta:
     return parse_duration(settings.event_retention, field="event_retention")
 
 
-def worker_for(registry: Registry, settings: Settings) -> Worker:
+def workers_for(registry: Registry, settings: Settings) -> Workers:
     retention = check_settings(settings)
-    return Worker(registry.delivery_queue(), threads=settings.delivery_threads, retention=retention)
+    engine = registry.run_engine()
+    events = Worker(
+        registry.delivery_queue(),
+        threads=settings.delivery_threads,
+        retention=retention,
+        senders=Senders(start_run=engine.start_triggered_run),
+    )
+    runs = RunWorker(
+        engine,
+        scratch=settings.resolved_cache_dir / "runs",
+        threads=settings.run_threads,
+        name=events.name,
+    )
+    return Workers(events, runs)
 
 
 def run_worker(registry: Registry, settings: Settings) -> None:
-    """Deliver until SIGINT or SIGTERM, then finish in-flight attempts and exit."""
+    """Work until SIGINT or SIGTERM, then finish in-flight attempts and exit."""
     _log_to_stderr()
-    worker = worker_for(registry, settings)
+    workers = workers_for(registry, settings)
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        worker.request_stop()
+        workers.request_stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(
-        f"modelyard worker {worker.name}: delivering events "
-        f"({settings.delivery_threads} threads); Ctrl-C stops",
+        f"modelyard worker {workers.name}: delivering events "
+        f"({settings.delivery_threads} threads) and running pipelines "
+        f"({settings.run_threads} threads); Ctrl-C stops",
         flush=True,
     )
-    worker.run_forever()
+    workers.run_forever()
 
 
 def _log_to_stderr() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -105,12 +106,43 @@ class LogSender:
         pass
 
 
+class PipelineSender:
+    """The ``pipeline`` target (a pipeline's ``trigger:``): start a run for the event's
+    version. Starting is idempotent per event, so redelivery is harmless."""
+
+    def __init__(self, start: Callable[[str, dict[str, Any]], str] | None) -> None:
+        self._start = start
+
+    def send(self, target: Target, message: Message) -> Outcome:
+        begun = time.perf_counter()
+        if self._start is None:
+            return Outcome(ok=False, error="this worker cannot start pipeline runs")
+        event = json.loads(message.body)
+        note = self._start(target.config["pipeline"], event if isinstance(event, dict) else {})
+        EVENT_LOG.info(
+            "pipeline %s, event %s: %s", target.config["pipeline"], message.event_id, note
+        )
+        latency = (time.perf_counter() - begun) * 1000
+        return Outcome(
+            ok=True, error="" if note.startswith("started") else note, latency_ms=latency
+        )
+
+    def close(self) -> None:
+        pass
+
+
 class Senders:
     """Picks the sender for a target's type; AWS senders are created on first use."""
 
-    def __init__(self, *, webhook: WebhookSender | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        webhook: WebhookSender | None = None,
+        start_run: Callable[[str, dict[str, Any]], str] | None = None,
+    ) -> None:
         self._webhook = webhook or WebhookSender()
         self._log = LogSender()
+        self._pipeline = PipelineSender(start_run)
         self._aws: Sender | None = None
         self._lock = threading.Lock()
 
@@ -125,6 +157,8 @@ class Senders:
             return self._webhook
         if kind == "log":
             return self._log
+        if kind == "pipeline":
+            return self._pipeline
         with self._lock:
             if self._aws is None:
                 from modelyard.worker.aws import AwsSender  # boto3 costs ~0.3 s to import

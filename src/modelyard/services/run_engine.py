@@ -1,0 +1,426 @@
+"""The pipeline engine as workers see it: lease a due run, hand its current stage to an
+action, record the outcome and move the run on.
+
+Runs are durable state machines in the database: a run is due when ``next_run_at <= now``;
+a worker leases it, marks the stage running (``attempts`` + 1) in one transaction, runs the
+action outside any transaction, and records the outcome in another. A worker that dies
+mid-stage loses its lease; the next worker finds the stage ``running`` and runs it again —
+unless the action is declared non-idempotent, when the stage fails as interrupted instead
+of repeating its side effect. Like ``DeliveryQueue``, this is for trusted worker processes:
+it acts as the principal ``pipeline:<name>`` without authorization checks.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from modelyard.domain.approval import ApprovalStatus
+from modelyard.domain.model import ApprovalDecision, Version
+from modelyard.errors import ConflictError, NotFoundError
+from modelyard.services.alias_moves import AliasMoves
+from modelyard.services.base import ServiceBase
+from modelyard.services.local_copies import download_version
+from modelyard.services.runs import RunService, _run_event
+from modelyard.store import aliases as alias_store
+from modelyard.store import approvals as approval_store
+from modelyard.store import deployments as deployment_store
+from modelyard.store import groups as group_store
+from modelyard.store import pipelines as pipeline_store
+from modelyard.store import runs as store
+from modelyard.store import versions as version_store
+
+SUCCEEDED, FAILED, WAITING = "succeeded", "failed", "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a stage's attempt came to: ``succeeded``, ``failed`` or ``waiting`` (for a
+    person or a time: the run is due again at ``wake_at``, or when woken)."""
+
+    status: str
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ""
+    wake_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageWork:
+    """A leased run and the stage to run now."""
+
+    run: dict[str, Any]
+    position: int
+    stage: Mapping[str, Any]  # the stage's spec: name, uses, needs and its action's settings
+    version: Version
+    attempt: int
+    resumed: bool  # the stage was already running: a worker died during it
+    spec: Mapping[str, Any]  # the whole pipeline spec of the run's revision
+
+    @property
+    def earlier_outputs(self) -> list[Mapping[str, Any]]:
+        return [s["outputs"] for s in self.run["stages"][: self.position]]
+
+
+class RunEngine(RunService, AliasMoves):
+    @classmethod
+    def of(cls, services: ServiceBase) -> RunEngine:
+        """An engine on the same stores and caches as ``services``."""
+        engine = cls.__new__(cls)
+        engine.__dict__.update(copy.copy(services).__dict__)
+        engine.actor = "pipeline"
+        return engine
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every commit in this process that wrote an event (a run
+        started, an approval decided: there may be work)."""
+        self._db.add_commit_listener(callback)
+
+    def _as_pipeline(self, run: Mapping[str, Any]) -> RunEngine:
+        other = copy.copy(self)
+        other.actor = f"pipeline:{run['pipeline']}"
+        return other
+
+    # --- leasing ----------------------------------------------------------------------
+
+    def next_due_at(self) -> datetime | None:
+        with self._db.transaction(write=False) as conn:
+            return store.next_due_at(conn)
+
+    def claim(self, *, worker: str, lease: timedelta) -> StageWork | None:
+        """Lease the most overdue run and start (or resume) its current stage."""
+        now = self._clock()
+        with self._db.transaction(write=True) as conn:
+            run_id = store.claim_due(conn, worker=worker, now=now, lease_until=now + lease)
+            if run_id is None:
+                return None
+            run = store.get_run(conn, run_id)
+            current = next(
+                (s for s in run["stages"] if s["status"] not in (SUCCEEDED, "skipped")), None
+            )
+            if run["status"] not in store.ACTIVE or current is None:
+                store.update_run(conn, run_id, next_run_at=None, lease_until=None, leased_by=None)
+                return None
+            spec = pipeline_store.get_revision(conn, run["pipeline"], run["revision"])["spec"]
+            stage = spec["stages"][current["position"]]
+            version = version_store.load_versions(
+                conn, [version_store.version_id_of(conn, run["group"], run["version"])]
+            )[0]
+            resumed = current["status"] == "running"
+            attempt = current["attempts"]
+            if current["status"] == "pending":
+                attempt += 1
+                store.update_stage(
+                    conn,
+                    run_id,
+                    current["position"],
+                    status="running",
+                    attempts=attempt,
+                    started_at=now,
+                )
+            elif resumed:
+                attempt += 1
+                store.update_stage(conn, run_id, current["position"], attempts=attempt)
+            if run["status"] != "running":
+                store.update_run(conn, run_id, status="running", updated_at=now)
+            run = store.get_run(conn, run_id)
+            if current["status"] == "pending":
+                self._stage_event(conn, run, current["position"], now)
+            return StageWork(
+                run=run,
+                position=current["position"],
+                stage=stage,
+                version=version,
+                attempt=attempt,
+                resumed=resumed,
+                spec=spec,
+            )
+
+    def renew(self, work: StageWork, *, worker: str, lease: timedelta) -> bool:
+        """Extend our lease on the run while a long stage runs (False: we lost it)."""
+        with self._db.transaction(write=True) as conn:
+            return store.renew_lease(
+                conn, work.run["id"], worker=worker, lease_until=self._clock() + lease
+            )
+
+    # --- recording ----------------------------------------------------------------------
+
+    def log(self, work: StageWork, lines: Sequence[str]) -> None:
+        """Append log lines to the stage (readable at once: ``run logs --follow``)."""
+        if lines:
+            with self._db.transaction(write=True) as conn:
+                store.append_logs(conn, work.run["id"], work.position, lines, now=self._clock())
+
+    def finish(self, work: StageWork, outcome: Outcome) -> dict[str, Any]:
+        """Record the stage's outcome, move the run on, and release it."""
+        now = self._clock()
+        run_id, position = work.run["id"], work.position
+        with self._db.transaction(write=True) as conn:
+            current = store.get_run(conn, run_id)
+            if current["status"] not in store.ACTIVE:  # cancelled meanwhile
+                store.update_run(conn, run_id, lease_until=None, leased_by=None, next_run_at=None)
+                return current
+            values: dict[str, Any] = {"status": outcome.status, "outputs": dict(outcome.outputs)}
+            values["error"] = outcome.error
+            if outcome.status != WAITING:
+                values["finished_at"] = now
+            store.update_stage(conn, run_id, position, **values)
+            run_values: dict[str, Any] = {
+                "updated_at": now,
+                "lease_until": None,
+                "leased_by": None,
+            }
+            last = position == len(current["stages"]) - 1
+            if outcome.status == WAITING:
+                run_values |= {"status": WAITING, "next_run_at": outcome.wake_at}
+            elif outcome.status == FAILED:
+                stage = current["stages"][position]["name"]
+                run_values |= {
+                    "status": FAILED,
+                    "error": f"stage {stage} failed: {outcome.error}",
+                    "finished_at": now,
+                    "next_run_at": None,
+                }
+            elif last:
+                run_values |= {"status": SUCCEEDED, "finished_at": now, "next_run_at": None}
+            else:
+                run_values |= {"status": "running", "next_run_at": now}
+            store.update_run(conn, run_id, **run_values)
+            run = store.get_run(conn, run_id)
+            if outcome.status != WAITING or work.stage["uses"] != "approval" or not work.resumed:
+                self._stage_event(conn, run, position, now)
+            if run["status"] in (SUCCEEDED, FAILED):
+                self._as_pipeline(run)._record(
+                    conn,
+                    action="pipeline.finish",
+                    resource=f"run:{run_id}",
+                    event_type="pipeline.run_finished",
+                    data=_run_event(run),
+                    now=now,
+                )
+            return run
+
+    def _stage_event(
+        self, conn: Connection, run: dict[str, Any], position: int, now: datetime
+    ) -> None:
+        stage = run["stages"][position]
+        self._as_pipeline(run)._record(
+            conn,
+            action="pipeline.stage",
+            resource=f"run:{run['id']}",
+            event_type="pipeline.stage_changed",
+            data=_run_event(run)
+            | {
+                "stage": stage["name"],
+                "uses": stage["uses"],
+                "stage_status": stage["status"],
+                "attempt": stage["attempts"],
+                "stage_error": stage["error"],
+            },
+            now=now,
+        )
+
+    # --- what actions need ----------------------------------------------------------------
+
+    def materialize(self, work: StageWork, target: Path) -> None:
+        """Write the run's version's files into ``target``, verifying every digest."""
+        download_version(self._blobs, work.version, target)
+
+    def environments_of(self, group: str) -> dict[str, Version | None]:
+        """Each environment of the group and the version it serves now (None: nothing)."""
+        with self._db.transaction(write=False) as conn:
+            group_id = group_store.group_id_of(conn, group)
+            current = alias_store.list_aliases(conn, group_id)
+            found: dict[str, Version | None] = {}
+            for env in group_store.protected_aliases(conn, group):
+                number = current.get(env)
+                found[env] = (
+                    None
+                    if number is None
+                    else version_store.load_versions(
+                        conn, [version_store.version_id_of(conn, group, number)]
+                    )[0]
+                )
+            return found
+
+    def open_approval(self, work: StageWork) -> dict[str, Any]:
+        """The stage's approval request, opened (with an ``approval.requested`` event) on
+        the stage's first attempt."""
+        config = work.stage
+        now = self._clock()
+        with self._db.transaction(write=True) as conn:
+            existing = approval_store.request_for_stage(conn, work.run["id"], work.position)
+            if existing is not None:
+                return existing
+            approvers = config["approvers"]
+            request = approval_store.insert_request(
+                conn,
+                run_id=work.run["id"],
+                position=work.position,
+                group=work.version.group,
+                version=work.version.number,
+                role=approvers["role"],
+                count=approvers["count"],
+                principals=approvers.get("principals") or [],
+                allow_registrant=approvers["allow_registrant"],
+                registrant=work.version.created_by,
+                now=now,
+                expires_at=now + timedelta(seconds=config["timeout"]),
+            )
+            self._as_pipeline(work.run)._record(
+                conn,
+                action="approval.request",
+                resource=f"approval:{request['id']}",
+                event_type="approval.requested",
+                data={
+                    "group": request["group"],
+                    "version": request["version"],
+                    "reference": request["reference"],
+                    "approval": request["id"],
+                    "run_id": request["run_id"],
+                    "pipeline": request["pipeline"],
+                    "stage": work.stage["name"],
+                    "role": request["role"],
+                    "count": request["count"],
+                    "principals": request["principals"],
+                    "expires_at": request["expires_at"],
+                },
+                now=now,
+            )
+            return request
+
+    def expire_approval(self, request: Mapping[str, Any]) -> None:
+        now = self._clock()
+        with self._db.transaction(write=True) as conn:
+            approval_store.set_status(conn, request["id"], "expired", now=now)
+
+    def set_approval_status(
+        self, work: StageWork, status: ApprovalStatus, *, actor: str, comment: str
+    ) -> bool:
+        """Record the pipeline's approval decision on the version (False: it already had
+        that status)."""
+        now = self._clock()
+        with self._db.transaction(write=True) as conn:
+            version_id = version_store.version_id_of(conn, work.version.group, work.version.number)
+            before = version_store.load_versions(conn, [version_id])[0]
+            if before.approval_status is status:
+                return False
+            decision = ApprovalDecision(
+                reference=before.reference,
+                status=status,
+                previous_status=before.approval_status,
+                actor=actor,
+                comment=comment,
+                decided_at=now,
+            )
+            version_store.insert_decision(conn, version_id, decision)
+            version_store.update_version(conn, version_id, now=now, approval_status=status.value)
+            self._as_pipeline(work.run)._record(
+                conn,
+                action="version.decide",
+                resource=before.reference,
+                event_type="version.approval_changed",
+                data={
+                    "group": before.group,
+                    "version": before.number,
+                    "reference": before.reference,
+                    "approval_status": status.value,
+                    "manifest_digest": before.manifest_digest,
+                    "created_by": before.created_by,
+                    "created_at": before.created_at.isoformat().replace("+00:00", "Z"),
+                    "comment": comment,
+                    "decided_by": actor,
+                    "run_id": work.run["id"],
+                    "pipeline": work.run["pipeline"],
+                    "previous": {"approval_status": before.approval_status.value},
+                },
+                now=now,
+            )
+            return True
+
+    def start_deployment(self, work: StageWork, environment: str) -> dict[str, Any]:
+        """Move the environment to the run's version (policy-checked), or return the
+        deployment this run already started (a worker died after starting it)."""
+        now = self._clock()
+        with self._db.transaction(write=True) as conn:
+            busy = deployment_store.in_progress(conn, work.version.group, environment)
+            if busy is not None and busy["run_id"] == work.run["id"]:
+                return busy
+            return self._as_pipeline(work.run)._start_deployment(
+                conn,
+                work.version.group,
+                environment,
+                work.version.number,
+                kind="deploy",
+                reason=f"pipeline {work.run['pipeline']} run {work.run['id']}",
+                run_id=work.run["id"],
+                now=now,
+            )
+
+    def end_deployment(
+        self, work: StageWork, deployment: Mapping[str, Any], *, error: str, roll_back: bool
+    ) -> dict[str, Any]:
+        now = self._clock()
+        engine = self._as_pipeline(work.run)
+        with self._db.transaction(write=True) as conn:
+            if error and roll_back:
+                return engine._roll_back_deployment(conn, dict(deployment), error=error, now=now)
+            return engine._finish_deployment(conn, dict(deployment), error=error, now=now)
+
+    def emit(self, work: StageWork, event_type: str, data: Mapping[str, Any]) -> str:
+        """A ``notify`` stage's custom event; returns its id."""
+        now = self._clock()
+        with self._db.transaction(write=True) as conn:
+            event = self._as_pipeline(work.run)._record(
+                conn,
+                action="pipeline.notify",
+                resource=f"run:{work.run['id']}",
+                event_type=event_type,
+                data={
+                    "group": work.version.group,
+                    "version": work.version.number,
+                    "reference": work.version.reference,
+                    "run_id": work.run["id"],
+                    "pipeline": work.run["pipeline"],
+                    **data,
+                },
+                now=now,
+            )
+            return event.id
+
+    def start_triggered_run(self, pipeline: str, event: Mapping[str, Any]) -> str:
+        """The ``pipeline`` rule target: start a run for the event's version (once per event:
+        a redelivered event finds its run). Returns what happened, for the delivery log."""
+        data = event.get("data") or {}
+        group, number = data.get("group"), data.get("version")
+        if not isinstance(group, str) or not isinstance(number, int):
+            return "not a version event: no run started"
+        event_id = str(event.get("id"))
+        now = self._clock()
+        engine = copy.copy(self)
+        engine.actor = f"rule:pipeline-{pipeline}"
+        try:
+            with self._db.transaction(write=True) as conn:
+                existing = store.run_for_trigger(conn, pipeline, event_id)
+                if existing is not None:
+                    return f"run {existing} already started for this event"
+                run = engine._create_run(
+                    conn,
+                    pipeline,
+                    group,
+                    number,
+                    trigger=f"event {event_id}",
+                    now=now,
+                    event_id=event_id,
+                )
+                return f"started run {run['id']}"
+        except (ConflictError, NotFoundError) as e:
+            return f"no run started: {e}"

@@ -1,0 +1,140 @@
+"""Approval requests of pipeline approval stages, and their votes (SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from modelyard.errors import NotFoundError
+from modelyard.store.rows import utc
+from modelyard.store.schema import approval_requests, approval_votes, pipeline_runs
+
+PENDING = "pending"
+
+
+def insert_request(
+    conn: Connection,
+    *,
+    run_id: int,
+    position: int,
+    group: str,
+    version: int,
+    role: str,
+    count: int,
+    principals: Sequence[str],
+    allow_registrant: bool,
+    registrant: str,
+    now: datetime,
+    expires_at: datetime,
+) -> dict[str, Any]:
+    request_id = conn.execute(
+        insert(approval_requests).returning(approval_requests.c.id),
+        {
+            "run_id": run_id,
+            "position": position,
+            "group_name": group,
+            "version": version,
+            "role": role,
+            "count": count,
+            "principals": list(principals),
+            "allow_registrant": allow_registrant,
+            "registrant": registrant,
+            "status": PENDING,
+            "created_at": now,
+            "expires_at": expires_at,
+        },
+    ).scalar_one()
+    return get_request(conn, int(request_id))
+
+
+def request_for_stage(conn: Connection, run_id: int, position: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(approval_requests).where(
+            approval_requests.c.run_id == run_id, approval_requests.c.position == position
+        )
+    ).first()
+    return None if row is None else _with_votes(conn, row)
+
+
+def get_request(conn: Connection, request_id: int, *, for_update: bool = False) -> dict[str, Any]:
+    query = select(approval_requests).where(approval_requests.c.id == request_id)
+    if for_update and conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"approval request {request_id} does not exist", field="approval")
+    return _with_votes(conn, row)
+
+
+def list_requests(conn: Connection, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+    a = approval_requests.c
+    query = select(approval_requests).order_by(a.id.desc()).limit(limit)
+    if status:
+        query = query.where(a.status == status)
+    return [_with_votes(conn, row) for row in conn.execute(query)]
+
+
+def insert_vote(
+    conn: Connection, request_id: int, *, principal: str, decision: str, comment: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(approval_votes),
+        {
+            "request_id": request_id,
+            "principal": principal,
+            "decision": decision,
+            "comment": comment,
+            "at": now,
+        },
+    )
+
+
+def set_status(conn: Connection, request_id: int, status: str, *, now: datetime) -> None:
+    conn.execute(
+        update(approval_requests)
+        .where(approval_requests.c.id == request_id)
+        .values(status=status, decided_at=now)
+    )
+
+
+def _with_votes(conn: Connection, row: Row[Any]) -> dict[str, Any]:
+    votes = [
+        {
+            "principal": v.principal,
+            "decision": v.decision,
+            "comment": v.comment,
+            "at": utc(v.at).isoformat().replace("+00:00", "Z"),
+        }
+        for v in conn.execute(
+            select(approval_votes)
+            .where(approval_votes.c.request_id == row.id)
+            .order_by(approval_votes.c.id)
+        )
+    ]
+    pipeline = conn.execute(
+        select(pipeline_runs.c.pipeline).where(pipeline_runs.c.id == row.run_id)
+    ).scalar()
+    return {
+        "id": row.id,
+        "run_id": row.run_id,
+        "pipeline": pipeline,
+        "stage": row.position,
+        "group": row.group_name,
+        "version": row.version,
+        "reference": f"{row.group_name}/{row.version}",
+        "role": row.role,
+        "count": row.count,
+        "principals": list(row.principals),
+        "allow_registrant": bool(row.allow_registrant),
+        "registrant": row.registrant,
+        "status": row.status,
+        "created_at": utc(row.created_at).isoformat().replace("+00:00", "Z"),
+        "expires_at": utc(row.expires_at).isoformat().replace("+00:00", "Z"),
+        "decided_at": None
+        if row.decided_at is None
+        else utc(row.decided_at).isoformat().replace("+00:00", "Z"),
+        "votes": votes,
+    }

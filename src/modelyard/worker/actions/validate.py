@@ -1,0 +1,49 @@
+"""``validate``: the version has the metadata, metrics and lineage the pipeline requires, and
+(unless ``check_manifest: false``) every stored file still matches its manifest digest.
+Idempotent: it only reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from modelyard.errors import IntegrityError, ModelyardError
+from modelyard.services.run_engine import Outcome
+from modelyard.worker.actions.base import StageContext, failed, succeeded
+
+_MISSING = object()
+
+
+def idempotent(stage: Mapping[str, Any]) -> bool:
+    return True
+
+
+def run(ctx: StageContext) -> Outcome:
+    version = ctx.work.version.to_dict()
+    missing = [path for path in ctx.stage["require"] if _empty(_lookup(version, path))]
+    for path in ctx.stage["require"]:
+        ctx.log(f"{'missing' if path in missing else 'present'}: {path}")
+    if missing:
+        return failed(f"missing: {', '.join(missing)}", missing=missing)
+    if ctx.stage["check_manifest"]:
+        try:
+            ctx.materialize()
+        except IntegrityError as e:
+            return failed(f"manifest check failed: {e}")
+        except ModelyardError as e:
+            return failed(f"cannot read the version's files: {e}")
+        ctx.log(f"manifest intact: {len(ctx.work.version.manifest.files)} files re-hashed")
+    return succeeded(checked=list(ctx.stage["require"]), manifest=ctx.stage["check_manifest"])
+
+
+def _lookup(document: Mapping[str, Any], path: str) -> Any:
+    value: Any = document
+    for step in path.split("."):
+        if not isinstance(value, Mapping) or step not in value:
+            return _MISSING
+        value = value[step]
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return value is _MISSING or value is None or value in ("", [], {})
