@@ -17,6 +17,7 @@ LOCAL_ONLY = {
     "authenticate",  # the server checks tokens; a client sends one
     "ensure_admin",  # first-start bootstrap, done by `modelyard server`
     "delivery_queue",  # event workers run next to the store
+    "run_engine",  # pipeline workers run next to the store
 }
 
 

@@ -52,6 +52,14 @@ MUTATORS = {
     # environments: they move protected aliases, never a version's registered record
     "deploy",
     "rollback",
+    # pipelines and runs: a pipeline decides approvals and deploys (covered above)
+    "apply_pipeline",
+    "start_run",
+    "cancel_run",
+    "retry_run",
+    "approve_request",
+    "reject_request",
+    "run_engine",
 }
 READERS = {
     "get_group",
@@ -67,6 +75,13 @@ READERS = {
     "list_events",
     "get_event",
     "environment_history",
+    "list_pipelines",
+    "get_pipeline",
+    "diff_pipeline",
+    "list_runs",
+    "get_run",
+    "run_logs",
+    "list_approvals",
     "environment_at",
     "list_deliveries",
     "list_rules",

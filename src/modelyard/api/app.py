@@ -19,6 +19,7 @@ from modelyard.api import (
     routes_deployments,
     routes_events,
     routes_groups,
+    routes_pipelines,
     routes_versions,
 )
 from modelyard.api.telemetry import Telemetry, TelemetryMiddleware
@@ -91,6 +92,7 @@ def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
         routes_audit,
         routes_events,
         routes_deployments,
+        routes_pipelines,
     ):
         app.include_router(module.router)
 

@@ -122,6 +122,26 @@ class RollbackBody(Body):
     reason: str = ""
 
 
+class PipelineApply(Body):
+    source: str = Field(description="The pipeline's YAML document.")
+
+
+class RunStart(Body):
+    reference: str = Field(description="The version to run the pipeline for: fraud/7.")
+
+
+class RunCancel(Body):
+    reason: str = ""
+
+
+class RunRetry(Body):
+    from_stage: str | None = None
+
+
+class ApprovalVote(Body):
+    comment: str = ""
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(description="Machine-readable, e.g. validation_error, not_found.")
     message: str = Field(description="One line for people, naming the field and the rule.")

@@ -97,6 +97,7 @@ def _register_commands() -> None:
         events,
         groups,
         ops,
+        pipelines,
         server,
         versions,
     )
@@ -109,6 +110,8 @@ def _register_commands() -> None:
     for command in access.COMMANDS:
         cli.add_command(command)
     cli.add_command(audit.audit)
+    for command in pipelines.COMMANDS:
+        cli.add_command(command)
     for command in deployments.COMMANDS:
         cli.add_command(command)
     for command in events.COMMANDS:

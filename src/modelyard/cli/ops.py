@@ -6,39 +6,58 @@ import click
 
 from modelyard.cli.output import console, json_option, print_json, print_pairs, print_table
 from modelyard.cli.state import State, pass_state
+from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME, DEFAULT_RELEASE_PIPELINE
 from modelyard.errors import ConfigError
 
 QUICKSTART = """\
 modelyard is ready: {location}
-
+{pipeline}
 Try it (from a source checkout, put the CLI on your PATH first: . .venv/bin/activate):
   mkdir -p model_dir && echo demo > model_dir/weights.bin
-  modelyard group create fraud-detector --description "card fraud scorer" --tag team=risk \\
-      --allow-self-approval
+  modelyard group create fraud-detector --description "card fraud scorer" --tag team=risk
   modelyard version register fraud-detector ./model_dir --metric auc=0.91
-  modelyard version approve fraud-detector/1 --comment "looks good"
-  modelyard alias set fraud-detector champion 1
-  modelyard version show fraud-detector@champion
-  modelyard version search --filter "metrics.auc >= 0.9" --order-by "metrics.auc desc"
+  modelyard pipeline run release fraud-detector/1
+  modelyard worker --once          # runs the stages until one waits (here: the review)
+  modelyard principal create reviewer && modelyard access grant reviewer approver
+  MODELYARD_ACTOR=reviewer modelyard approvals approve 1 --comment "looks good"
+  modelyard worker --once          # deploys to staging, then waits for the go-live approval
+  MODELYARD_ACTOR=reviewer modelyard approvals approve 2 --comment "ship it"
+  modelyard worker --once          # the version is Approved and deployed to production
+  modelyard run show 1
+  modelyard env history fraud-detector production
 
---allow-self-approval: alone, you both register and approve, so the group must allow it;
-otherwise separation of duties forbids approving a version you registered yourself.
-Locally the CLI acts as the admin principal "local".
+You registered the version, so separation of duties lets someone else (reviewer) approve it.
+Locally the CLI acts as the admin principal "local"; `modelyard server` runs the worker for
+you. The pipeline: modelyard pipeline show release.
 
-Docs: docs/concepts.md, docs/cli.md, docs/search.md"""
+Docs: docs/concepts.md, docs/pipelines.md, docs/cli.md, docs/events.md, docs/search.md"""
 
 
 @click.command("init")
+@click.option(
+    "--no-pipeline",
+    "with_pipeline",
+    flag_value=False,
+    default=True,
+    help="Do not create the default release pipeline.",
+)
 @pass_state
-def init(state: State) -> None:
-    """Create (or migrate) the store and print a quickstart."""
+def init(state: State, with_pipeline: bool) -> None:
+    """Create (or migrate) the store, add the default release pipeline (unless there is one
+    already), and print a quickstart."""
     if state.remote:
         raise ConfigError(
             "url: init creates a local store; the server creates its own (unset --url)",
             field="url",
         )
-    state.registry  # noqa: B018 - opening creates and migrates the store
-    console.print(QUICKSTART.format(location=_location(state)))
+    registry = state.registry  # opening creates and migrates the store
+    note = ""
+    if with_pipeline and not any(
+        p["name"] == DEFAULT_PIPELINE_NAME for p in registry.list_pipelines()
+    ):
+        applied = registry.apply_pipeline(DEFAULT_RELEASE_PIPELINE)
+        note = f"created the default pipeline {applied['pipeline']['name']}\n"
+    console.print(QUICKSTART.format(location=_location(state), pipeline=note))
 
 
 def _location(state: State) -> str:

@@ -49,15 +49,20 @@ def server(state: State, host: str | None, port: int | None, workers: int | None
     type=click.IntRange(1, 64),
     help="Concurrent deliveries [env MODELYARD_DELIVERY_THREADS; default 4].",
 )
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Do what is due now (deliver, run stages until they wait), then exit.",
+)
 @pass_state
-def worker(state: State, threads: int | None) -> None:
+def worker(state: State, threads: int | None, once: bool) -> None:
     """Deliver events to rule targets until interrupted (scale-out next to the server).
 
     Run as many as you like against one PostgreSQL store: they share the work, and never
     deliver the same attempt twice concurrently. `modelyard server` runs one already
     (unless MODELYARD_EMBEDDED_WORKER=false).
     """
-    from modelyard.worker.process import run_worker
+    from modelyard.worker.process import run_once, run_worker
 
     if state.remote:
         raise ConfigError(
@@ -67,4 +72,8 @@ def worker(state: State, threads: int | None) -> None:
     settings = replace(state.settings, delivery_threads=threads or state.settings.delivery_threads)
     registry = state.registry
     assert isinstance(registry, Registry)  # not remote: checked above
+    if once:
+        done = run_once(registry, settings)
+        click.echo(f"delivered {done.deliveries} event(s), ran {done.stages} stage attempt(s)")
+        return
     run_worker(registry, settings)

@@ -309,6 +309,69 @@ class Client:
         path = f"/groups/{_q(group)}/environments/{_q(env)}/at"
         return dict(self._get(path, time=_when(time)))
 
+    # -- pipelines, runs, approval requests ------------------------------------------
+
+    def apply_pipeline(self, source: str) -> dict[str, Any]:
+        return dict(self._send("POST", "/pipelines", {"source": source}))
+
+    def list_pipelines(self) -> list[dict[str, Any]]:
+        return list(self._get("/pipelines"))
+
+    def get_pipeline(self, name: str, *, revision: int | None = None) -> dict[str, Any]:
+        return dict(self._get(f"/pipelines/{_q(name)}", revision=revision))
+
+    def diff_pipeline(
+        self, name: str, *, from_revision: int, to_revision: int | None = None
+    ) -> str:
+        found = self._get(
+            f"/pipelines/{_q(name)}/diff", from_revision=from_revision, to_revision=to_revision
+        )
+        return str(found["diff"])
+
+    def start_run(self, pipeline: str, ref: str) -> dict[str, Any]:
+        return dict(self._send("POST", f"/pipelines/{_q(pipeline)}/runs", {"reference": str(ref)}))
+
+    def list_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        group: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        return list(self._get("/runs", pipeline=pipeline, group=group, status=status, limit=limit))
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        return dict(self._get(f"/runs/{_q(str(run_id))}"))
+
+    def run_logs(self, run_id: int, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        return list(self._get(f"/runs/{_q(str(run_id))}/logs", after=after, limit=limit))
+
+    def cancel_run(self, run_id: int, *, reason: str = "") -> dict[str, Any]:
+        return dict(self._send("POST", f"/runs/{_q(str(run_id))}/cancel", {"reason": reason}))
+
+    def retry_run(self, run_id: int, *, from_stage: str | None = None) -> dict[str, Any]:
+        return dict(
+            self._send("POST", f"/runs/{_q(str(run_id))}/retry", {"from_stage": from_stage})
+        )
+
+    def list_approvals(
+        self, *, mine: bool = False, status: str | None = "pending", limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return list(
+            self._get(
+                "/approvals", mine=mine, status="any" if status is None else status, limit=limit
+            )
+        )
+
+    def approve_request(self, request_id: int, *, comment: str = "") -> dict[str, Any]:
+        path = f"/approvals/{_q(str(request_id))}/approve"
+        return dict(self._send("POST", path, {"comment": comment}))
+
+    def reject_request(self, request_id: int, *, comment: str) -> dict[str, Any]:
+        path = f"/approvals/{_q(str(request_id))}/reject"
+        return dict(self._send("POST", path, {"comment": comment}))
+
     # -- event rules and deliveries ---------------------------------------------------
 
     def create_rule(

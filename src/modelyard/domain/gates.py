@@ -18,11 +18,16 @@ evaluation, and comparisons and ``+ - * /`` promote an ``int`` (or ``uint``) ope
 ``double`` when the other operand is a ``double``: ``candidate.metrics.auc > 0``,
 ``1 < candidate.metrics.auc`` and ``candidate.version == 7`` all work, and ``x / 2`` on a
 context number is a real division. Integer literals among themselves keep CEL's integer
-semantics (``7 / 2 == 3``).
+semantics (``7 / 2 == 3``). ``GateResult.values`` reports the context's own values, unchanged.
+
+A missing key is an evaluation error (the gate fails, ``error`` says which key), except
+under ``has()``; so is reading a field of a null environment: guard champion/challenger
+conditions with ``production == null || ...``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,7 +73,8 @@ class GateError(ValidationError):
 @dataclass(frozen=True, slots=True)
 class Condition:
     """A compiled condition. ``paths`` are the context paths it reads, in order of
-    appearance (``candidate.metrics.auc``, ``candidate.metrics["val/auc"]``)."""
+    appearance (``candidate.metrics.auc``, ``candidate.metrics["val/auc"]``); ``keys`` are
+    the same paths as tuples of keys."""
 
     source: str
     paths: tuple[str, ...]
@@ -250,7 +256,7 @@ def _string_literal(node: object) -> str | None:
 def _format_path(chain: Sequence[str]) -> str:
     path = chain[0]
     for key in chain[1:]:
-        path += f".{key}" if _IDENT.fullmatch(key) else f'["{key}"]'
+        path += f".{key}" if _IDENT.fullmatch(key) else f"[{json.dumps(key)}]"
     return path
 
 

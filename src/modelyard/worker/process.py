@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 
@@ -76,6 +77,26 @@ def workers_for(registry: Registry, settings: Settings) -> Workers:
         name=events.name,
     )
     return Workers(events, runs)
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    deliveries: int
+    stages: int
+
+
+def run_once(registry: Registry, settings: Settings) -> Done:
+    """Deliver what is due and run stages until every run waits or ends; then return."""
+    workers = workers_for(registry, settings)
+    deliveries = stages = 0
+    try:
+        while True:
+            sent, ran = workers.events.step(), workers.runs.step()
+            deliveries, stages = deliveries + sent, stages + ran
+            if not sent and not ran and not workers.events.queue_has_due():
+                return Done(deliveries, stages)
+    finally:
+        workers.events.close()
 
 
 def run_worker(registry: Registry, settings: Settings) -> None:
