@@ -26,6 +26,7 @@ from modelyard.errors import (
     ModelyardError,
     NotFoundError,
     PermissionDeniedError,
+    PolicyError,
     StorageError,
     ValidationError,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "NotFoundError",
     "Page",
     "PermissionDeniedError",
+    "PolicyError",
     "Registry",
     "StorageError",
     "ValidationError",

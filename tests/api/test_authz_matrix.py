@@ -21,6 +21,7 @@ import pytest
 
 from modelyard import Registry
 from modelyard.api import create_app
+from modelyard.worker.runner import RunWorker
 from tests.server import running_server
 
 ROLES = ("viewer", "contributor", "approver", "deployer", "admin")
@@ -30,6 +31,7 @@ APPROVE = frozenset({"approver", "admin"})
 ALIAS = frozenset({"contributor", "deployer", "admin"})
 PROTECTED = frozenset({"deployer", "admin"})
 ADMIN = frozenset({"admin"})
+RUN = frozenset({"contributor", "deployer", "admin"})  # pipeline.run
 BAD_TOKENS = ("none", "expired", "revoked")
 
 BLOB = b"weights"
@@ -194,6 +196,49 @@ CASES = [
         PROTECTED,
         {"reason": "bad canary"},
     ),
+    Case(
+        "POST",
+        "/api/v1/pipelines",
+        "/api/v1/pipelines",
+        ADMIN,
+        {"source": "name: other\nstages:\n  - {name: tell, uses: notify, type: custom.x}\n"},
+    ),
+    Case("GET", "/api/v1/pipelines", "/api/v1/pipelines", ALL),
+    Case("GET", "/api/v1/pipelines/{name}", "/api/v1/pipelines/release", ALL),
+    Case(
+        "GET",
+        "/api/v1/pipelines/{name}/diff",
+        "/api/v1/pipelines/release/diff",
+        ALL,
+        params={"from_revision": 1},
+    ),
+    Case(
+        "POST",
+        "/api/v1/pipelines/{name}/runs",
+        "/api/v1/pipelines/release/runs",
+        RUN,
+        {"reference": "fraud-a/2"},
+    ),
+    Case("GET", "/api/v1/runs", "/api/v1/runs", ALL),
+    Case("GET", "/api/v1/runs/{run_id}", "/api/v1/runs/1", ALL),
+    Case("GET", "/api/v1/runs/{run_id}/logs", "/api/v1/runs/1/logs", ALL),
+    Case("GET", "/api/v1/approvals", "/api/v1/approvals", ALL),
+    Case(
+        "POST",
+        "/api/v1/approvals/{request_id}/approve",
+        "/api/v1/approvals/1/approve",
+        APPROVE,
+        {"comment": "ok"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/approvals/{request_id}/reject",
+        "/api/v1/approvals/1/reject",
+        APPROVE,
+        {"comment": "no"},
+    ),
+    Case("POST", "/api/v1/runs/{run_id}/cancel", "/api/v1/runs/1/cancel", RUN, {"reason": "x"}),
+    Case("POST", "/api/v1/runs/{run_id}/retry", "/api/v1/runs/1/retry", RUN, {}),
     Case("GET", "/api/v1/rules", "/api/v1/rules", ALL),
     Case(
         "POST",
@@ -270,6 +315,12 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     registry.set_alias("fraud-a", "champion", 1)
     registry.approve_version("fraud-a/1", comment="ok")  # production requires Approved
     registry.set_alias("fraud-a", "production", 1)
+    registry.apply_pipeline(
+        "name: release\nstages:\n"
+        "  - {name: review, uses: approval, approvers: {role: approver, count: 1}}\n"
+    )
+    registry.start_run("release", "fraud-a/1")
+    RunWorker(registry.run_engine(), scratch=tmp_path / "scratch").step()  # opens request 1
     registry.create_rule("hook", {"type": [{"prefix": "version."}]}, [{"type": "log"}])
     registry.create_rule("doomed", {"type": ["alias.set"]}, [{"type": "log"}])
     event_id = registry.list_events(limit=1)[0]["id"]

@@ -39,7 +39,8 @@ def deploy(state: State, reference: str, to: str, reason: str, as_json: bool) ->
 @json_option
 @pass_state
 def rollback(state: State, group: str, env: str, reason: str, as_json: bool) -> None:
-    """Put an environment back on the version of its previous successful deployment."""
+    """Put an environment back on the version of its newest successful deployment that
+    differs from what it runs now (refused when there is none)."""
     done = state.registry.rollback(group, env=env, reason=reason)
     print_json(done) if as_json else console.print(_done(done))
 
@@ -71,7 +72,7 @@ def env_history(state: State, group: str, environment: str, limit: int, as_json:
                 d["kind"],
                 d["status"],
                 d["actor"],
-                d["started_at"][:19],
+                d["started_at"][:16].replace("T", " "),
                 d["error"] or d["reason"],
             )
             for d in found

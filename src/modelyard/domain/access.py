@@ -46,7 +46,6 @@ class Action(StrEnum):
     ACCESS_ADMIN = "access.admin"  # global: principals, tokens, bindings
     RULES_READ = "rules.read"  # global
     RULES_MANAGE = "rules.manage"  # global: rules, replay, dead-letter redrive
-    PIPELINES_READ = "pipelines.read"  # global: definitions, runs, logs, approval requests
     PIPELINES_MANAGE = "pipelines.manage"  # global: apply pipeline definitions
     PIPELINE_RUN = "pipeline.run"  # start, cancel and retry runs for a group's versions
 
@@ -58,7 +57,6 @@ GLOBAL_ACTIONS = frozenset(
         Action.ACCESS_ADMIN,
         Action.RULES_READ,
         Action.RULES_MANAGE,
-        Action.PIPELINES_READ,
         Action.PIPELINES_MANAGE,
     }
 )
@@ -70,7 +68,6 @@ _READ = {
     Action.AUDIT_READ,
     Action.EVENTS_READ,
     Action.RULES_READ,
-    Action.PIPELINES_READ,
 }
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset(_READ),

@@ -10,8 +10,8 @@ from sqlalchemy import Connection
 
 from modelyard.domain.environments import policy_for
 from modelyard.domain.model import AliasMove
-from modelyard.errors import ConflictError, PolicyError
-from modelyard.services.base import ServiceBase
+from modelyard.errors import ConflictError
+from modelyard.services.base import PolicyDenied, ServiceBase
 from modelyard.store import aliases as store
 from modelyard.store import deployments as deployment_store
 from modelyard.store import groups as group_store
@@ -95,18 +95,20 @@ class AliasMoves(ServiceBase):
                 "at a time",
                 field="environment",
             )
-        version = load_versions(conn, [version_id_of(conn, group, number)])[0]
-        violations = policy_for(environment).violations(version, environment)
-        if violations:
-            raise PolicyError(
-                f"{version.reference} may not be deployed to {environment}: "
-                + "; ".join(violations),
-                field="environment",
-            )
         previous = store.current_alias(conn, group_id, environment)
         if previous == number:
             raise ConflictError(
                 f"{group}@{environment} already runs version {number}", field="version"
+            )
+        version = load_versions(conn, [version_id_of(conn, group, number)])[0]
+        violations = policy_for(environment).violations(version, environment)
+        if violations:
+            raise PolicyDenied(
+                f"{version.reference} may not be deployed to {environment}: "
+                + "; ".join(violations),
+                principal=self.actor,
+                action="deployment.start",
+                resource=f"{group}@{environment}",
             )
         deployment_id = deployment_store.insert_deployment(
             conn,
@@ -212,6 +214,8 @@ class AliasMoves(ServiceBase):
                 "kind": deployment["kind"],
                 "status": deployment["status"],
                 "run_id": deployment["run_id"],
+                "actor": deployment["actor"],
+                "reason": deployment["reason"],
                 "error": deployment["error"],
                 "previous": {"version": deployment["previous_version"]},
             },

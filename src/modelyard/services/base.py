@@ -18,7 +18,7 @@ from modelyard.domain.access import Action, Binding, Decision, decide
 from modelyard.domain.events import Event
 from modelyard.domain.model import Version
 from modelyard.domain.references import Reference, parse_reference
-from modelyard.errors import NotFoundError, PermissionDeniedError
+from modelyard.errors import NotFoundError, PermissionDeniedError, PolicyError
 from modelyard.store import access as access_store
 from modelyard.store import audit as audit_store
 from modelyard.store import journal
@@ -68,6 +68,16 @@ class AccessDenied(PermissionDeniedError):
             resource=resource,
             reason=decision.reason,
         )
+
+
+class PolicyDenied(PolicyError):
+    """An environment policy's refusal; recorded in the audit log as it propagates."""
+
+    def __init__(self, message: str, *, principal: str, action: str, resource: str) -> None:
+        super().__init__(message, field="environment")
+        self.principal, self.action, self.resource = principal, action, resource
+        self.reason = message
+        self.audited = False
 
 
 class ServiceBase:
@@ -122,7 +132,7 @@ class ServiceBase:
         try:
             with self._db.transaction(write=True) as conn:
                 yield conn
-        except AccessDenied as denied:
+        except (AccessDenied, PolicyDenied) as denied:
             self._audit_denial(denied)
             raise
 
@@ -131,7 +141,7 @@ class ServiceBase:
         try:
             with self._db.transaction(write=False) as conn:
                 yield conn
-        except AccessDenied as denied:
+        except (AccessDenied, PolicyDenied) as denied:
             self._audit_denial(denied)
             raise
 
@@ -147,7 +157,7 @@ class ServiceBase:
     def _bindings(self, conn: Connection) -> list[Binding]:
         return access_store.bindings_of(conn, self.actor)
 
-    def _audit_denial(self, denied: AccessDenied) -> None:
+    def _audit_denial(self, denied: AccessDenied | PolicyDenied) -> None:
         """Append the denied attempt to the audit log in a transaction of its own."""
         if denied.audited:
             return

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.domain.access import Action
+from modelyard.domain.access import ANY_GROUP, Action
 from modelyard.domain.pipeline_spec import PipelineSpec, parse_pipeline
 from modelyard.domain.rules import Rule, validate_rule_name
 from modelyard.domain.targets import parse_target
 from modelyard.errors import ValidationError
 from modelyard.services.base import ServiceBase
+from modelyard.services.runs import MAX_ID
 from modelyard.store import deliveries as delivery_store
 from modelyard.store import pipelines as store
 from modelyard.store import rules as rule_store
@@ -90,7 +91,7 @@ class PipelineService(ServiceBase):
     def list_pipelines(self) -> list[dict[str, Any]]:
         """The latest revision of every pipeline."""
         with self._read() as conn:
-            self._authorize(conn, Action.PIPELINES_READ, None, "pipelines")
+            self._authorize(conn, Action.GROUP_READ, ANY_GROUP, "pipelines")
             return store.list_latest(conn)
 
     def get_pipeline(self, name: str, *, revision: int | None = None) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class PipelineService(ServiceBase):
         validate_rule_name(name, field="pipeline")
         _check_revision(revision)
         with self._read() as conn:
-            self._authorize(conn, Action.PIPELINES_READ, None, f"pipeline:{name}")
+            self._authorize(conn, Action.GROUP_READ, ANY_GROUP, f"pipeline:{name}")
             return store.get_revision(conn, name, revision)
 
     def diff_pipeline(
@@ -109,7 +110,7 @@ class PipelineService(ServiceBase):
         _check_revision(from_revision, field="from_revision")
         _check_revision(to_revision, field="to_revision")
         with self._read() as conn:
-            self._authorize(conn, Action.PIPELINES_READ, None, f"pipeline:{name}")
+            self._authorize(conn, Action.GROUP_READ, ANY_GROUP, f"pipeline:{name}")
             old = store.get_revision(conn, name, from_revision)
             new = store.get_revision(conn, name, to_revision)
         return "".join(
@@ -124,6 +125,6 @@ class PipelineService(ServiceBase):
 
 def _check_revision(revision: int | None, *, field: str = "revision") -> None:
     if revision is not None and (
-        isinstance(revision, bool) or not isinstance(revision, int) or revision < 1
+        isinstance(revision, bool) or not isinstance(revision, int) or not 1 <= revision <= MAX_ID
     ):
         raise ValidationError(f"{field}: must be a positive whole number", field=field)

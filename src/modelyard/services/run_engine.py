@@ -27,7 +27,7 @@ from modelyard.errors import ConflictError, NotFoundError
 from modelyard.services.alias_moves import AliasMoves
 from modelyard.services.base import ServiceBase
 from modelyard.services.local_copies import download_version
-from modelyard.services.runs import RunService, _run_event
+from modelyard.services.runs import RunService, _run_event, approval_resource, run_resource
 from modelyard.store import aliases as alias_store
 from modelyard.store import approvals as approval_store
 from modelyard.store import deployments as deployment_store
@@ -201,7 +201,7 @@ class RunEngine(RunService, AliasMoves):
                 self._as_pipeline(run)._record(
                     conn,
                     action="pipeline.finish",
-                    resource=f"run:{run_id}",
+                    resource=run_resource(run),
                     event_type="pipeline.run_finished",
                     data=_run_event(run),
                     now=now,
@@ -215,7 +215,7 @@ class RunEngine(RunService, AliasMoves):
         self._as_pipeline(run)._record(
             conn,
             action="pipeline.stage",
-            resource=f"run:{run['id']}",
+            resource=run_resource(run),
             event_type="pipeline.stage_changed",
             data=_run_event(run)
             | {
@@ -235,11 +235,14 @@ class RunEngine(RunService, AliasMoves):
         download_version(self._blobs, work.version, target)
 
     def environments_of(self, group: str) -> dict[str, Version | None]:
-        """Each environment of the group and the version it serves now (None: nothing)."""
+        """Every environment name a gate may read and the version it serves in ``group`` now
+        (None: nothing, or not an environment of this group)."""
         with self._db.transaction(write=False) as conn:
             group_id = group_store.group_id_of(conn, group)
             current = alias_store.list_aliases(conn, group_id)
-            found: dict[str, Version | None] = {}
+            found: dict[str, Version | None] = dict.fromkeys(
+                pipeline_store.known_environments(conn)
+            )
             for env in group_store.protected_aliases(conn, group):
                 number = current.get(env)
                 found[env] = (
@@ -257,7 +260,10 @@ class RunEngine(RunService, AliasMoves):
         config = work.stage
         now = self._clock()
         with self._db.transaction(write=True) as conn:
-            existing = approval_store.request_for_stage(conn, work.run["id"], work.position)
+            attempt = work.run["stages"][work.position]["attempts"]
+            existing = approval_store.request_for_stage(
+                conn, work.run["id"], work.position, attempt
+            )
             if existing is not None:
                 return existing
             approvers = config["approvers"]
@@ -265,6 +271,7 @@ class RunEngine(RunService, AliasMoves):
                 conn,
                 run_id=work.run["id"],
                 position=work.position,
+                attempt=attempt,
                 group=work.version.group,
                 version=work.version.number,
                 role=approvers["role"],
@@ -278,7 +285,7 @@ class RunEngine(RunService, AliasMoves):
             self._as_pipeline(work.run)._record(
                 conn,
                 action="approval.request",
-                resource=f"approval:{request['id']}",
+                resource=approval_resource(request),
                 event_type="approval.requested",
                 data={
                     "group": request["group"],
@@ -382,7 +389,7 @@ class RunEngine(RunService, AliasMoves):
             event = self._as_pipeline(work.run)._record(
                 conn,
                 action="pipeline.notify",
-                resource=f"run:{work.run['id']}",
+                resource=run_resource(work.run),
                 event_type=event_type,
                 data={
                     "group": work.version.group,

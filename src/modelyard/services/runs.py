@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.domain.access import Action, Role
+from modelyard.domain.access import ANY_GROUP, Action, Role, decide
 from modelyard.domain.rules import validate_rule_name
 from modelyard.domain.values import validate_text
 from modelyard.errors import ConflictError, NotFoundError, ValidationError
@@ -75,7 +75,7 @@ class RunService(ServiceBase):
         self._record(
             conn,
             action="pipeline.run",
-            resource=f"run:{run_id}",
+            resource=run_resource(run),
             event_type="pipeline.run_started",
             data=_run_event(run),
             now=now,
@@ -98,26 +98,30 @@ class RunService(ServiceBase):
                 field="status",
             )
         with self._read() as conn:
-            self._authorize(conn, Action.PIPELINES_READ, None, "runs")
-            return store.list_runs(conn, pipeline=pipeline, group=group, status=status, limit=limit)
+            self._authorize(conn, Action.GROUP_READ, group or ANY_GROUP, "runs")
+            found = store.list_runs(
+                conn, pipeline=pipeline, group=group, status=status, limit=limit
+            )
+            return self._readable(conn, found)
 
     def get_run(self, run_id: int) -> dict[str, Any]:
         """A run with its stages: status, attempts, timings, outputs (gate values, metrics,
         deployment), errors."""
         _check_id(run_id, "run")
         with self._read() as conn:
-            self._authorize(conn, Action.PIPELINES_READ, None, f"run:{run_id}")
-            return store.get_run(conn, run_id)
+            run = store.get_run(conn, run_id)
+            self._authorize(conn, Action.GROUP_READ, run["group"], run_resource(run))
+            return run
 
     def run_logs(self, run_id: int, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         """Log lines of a run's stages, oldest first, after line id ``after`` (to follow)."""
         _check_id(run_id, "run")
         limit = check_limit(limit, maximum=10_000)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_ID:
             raise ValidationError("after: must be a log line id (0 or more)", field="after")
         with self._read() as conn:
-            self._authorize(conn, Action.PIPELINES_READ, None, f"run:{run_id}")
-            store.get_run(conn, run_id)  # a missing run is reported as such
+            run = store.get_run(conn, run_id)  # a missing run is reported as such
+            self._authorize(conn, Action.GROUP_READ, run["group"], run_resource(run))
             return store.read_logs(conn, run_id, after=after, limit=limit)
 
     def cancel_run(self, run_id: int, *, reason: str = "") -> dict[str, Any]:
@@ -127,7 +131,7 @@ class RunService(ServiceBase):
         now = self._clock()
         with self._write() as conn:
             run = store.get_run(conn, run_id)
-            self._authorize(conn, Action.PIPELINE_RUN, run["group"], f"run:{run_id}")
+            self._authorize(conn, Action.PIPELINE_RUN, run["group"], run_resource(run))
             if run["status"] not in store.ACTIVE:
                 raise ConflictError(f"run {run_id} already {run['status']}", field="run")
             for stage in run["stages"]:
@@ -150,7 +154,7 @@ class RunService(ServiceBase):
             self._record(
                 conn,
                 action="pipeline.cancel",
-                resource=f"run:{run_id}",
+                resource=run_resource(run),
                 event_type="pipeline.run_finished",
                 data=_run_event(finished),
                 now=now,
@@ -164,7 +168,7 @@ class RunService(ServiceBase):
         now = self._clock()
         with self._write() as conn:
             run = store.get_run(conn, run_id)
-            self._authorize(conn, Action.PIPELINE_RUN, run["group"], f"run:{run_id}")
+            self._authorize(conn, Action.PIPELINE_RUN, run["group"], run_resource(run))
             if run["status"] not in ("failed", "cancelled"):
                 raise ConflictError(
                     f"run {run_id} is {run['status']}; only failed or cancelled runs are retried",
@@ -201,7 +205,7 @@ class RunService(ServiceBase):
             self._record(
                 conn,
                 action="pipeline.retry",
-                resource=f"run:{run_id}",
+                resource=run_resource(run),
                 event_type="pipeline.run_started",
                 data=_run_event(retried) | {"retry_from": run["stages"][start]["name"]},
                 now=now,
@@ -222,8 +226,10 @@ class RunService(ServiceBase):
                 field="status",
             )
         with self._read() as conn:
-            self._authorize(conn, Action.PIPELINES_READ, None, "approvals")
-            found = approval_store.list_requests(conn, status=status, limit=limit)
+            self._authorize(conn, Action.GROUP_READ, ANY_GROUP, "approvals")
+            found = self._readable(
+                conn, approval_store.list_requests(conn, status=status, limit=limit)
+            )
             if mine:
                 found = [r for r in found if self._why_not(conn, r) is None]
             return found
@@ -246,7 +252,7 @@ class RunService(ServiceBase):
         now = self._clock()
         with self._write() as conn:
             request = approval_store.get_request(conn, request_id, for_update=True)
-            self._authorize(conn, Action.GROUP_READ, request["group"], f"approval:{request_id}")
+            self._authorize(conn, Action.GROUP_READ, request["group"], approval_resource(request))
             if request["status"] != "pending":
                 raise ConflictError(
                     f"approval request {request_id} is already {request['status']}",
@@ -260,7 +266,7 @@ class RunService(ServiceBase):
                     f"{self.actor} may not decide approval request {request_id}: {reason}",
                     principal=self.actor,
                     action="approval.decide",
-                    resource=f"approval:{request_id}",
+                    resource=approval_resource(request),
                     reason=reason,
                 )
             approval_store.insert_vote(
@@ -279,7 +285,7 @@ class RunService(ServiceBase):
             self._record(
                 conn,
                 action="approval.decide",
-                resource=f"approval:{request_id}",
+                resource=approval_resource(request),
                 event_type="approval.decided",
                 data={
                     "group": request["group"],
@@ -297,6 +303,16 @@ class RunService(ServiceBase):
                 now=now,
             )
             return decided
+
+    def _readable(self, conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items (runs, approval requests) of groups the caller may read."""
+        bindings = self._bindings(conn)
+        allowed: dict[str, bool] = {}
+        for item in items:
+            group = item["group"]
+            if group not in allowed:
+                allowed[group] = decide(self.actor, bindings, Action.GROUP_READ, group).allowed
+        return [item for item in items if allowed[item["group"]]]
 
     def _why_not(self, conn: Connection, request: dict[str, Any]) -> str | None:
         """Why the acting principal may not decide ``request`` now (None: they may)."""
@@ -322,6 +338,15 @@ def _open_request(conn: Connection, run: dict[str, Any]) -> dict[str, Any] | Non
     return None
 
 
+def run_resource(run: dict[str, Any]) -> str:
+    """Audit resource of a run: under its version, so ``audit log --group`` shows it."""
+    return f"{run['reference']}#run-{run['id']}"
+
+
+def approval_resource(request: dict[str, Any]) -> str:
+    return f"{request['reference']}#approval-{request['id']}"
+
+
 def _retry_position(run: dict[str, Any], from_stage: str | None) -> int:
     stages = run["stages"]
     if from_stage is None:
@@ -339,8 +364,11 @@ def _retry_position(run: dict[str, Any], from_stage: str | None) -> int:
     )
 
 
+MAX_ID = 2**53  # ids, revisions and log positions are far below; bigger is a typo or a probe
+
+
 def _check_id(value: int, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise ValidationError(f"{field}: must be a positive whole number", field=field)
 
 

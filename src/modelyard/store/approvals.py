@@ -20,6 +20,7 @@ def insert_request(
     *,
     run_id: int,
     position: int,
+    attempt: int,
     group: str,
     version: int,
     role: str,
@@ -35,6 +36,7 @@ def insert_request(
         {
             "run_id": run_id,
             "position": position,
+            "attempt": attempt,
             "group_name": group,
             "version": version,
             "role": role,
@@ -50,12 +52,15 @@ def insert_request(
     return get_request(conn, int(request_id))
 
 
-def request_for_stage(conn: Connection, run_id: int, position: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        select(approval_requests).where(
-            approval_requests.c.run_id == run_id, approval_requests.c.position == position
-        )
-    ).first()
+def request_for_stage(
+    conn: Connection, run_id: int, position: int, attempt: int | None = None
+) -> dict[str, Any] | None:
+    """The stage's request opened by ``attempt`` (None: its newest)."""
+    a = approval_requests.c
+    query = select(approval_requests).where(a.run_id == run_id, a.position == position)
+    if attempt is not None:
+        query = query.where(a.attempt == attempt)
+    row = conn.execute(query.order_by(a.id.desc()).limit(1)).first()
     return None if row is None else _with_votes(conn, row)
 
 

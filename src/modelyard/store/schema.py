@@ -390,6 +390,7 @@ approval_requests = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("run_id", Id, ForeignKey("pipeline_runs.id"), nullable=False, index=True),
     Column("position", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),  # the stage's attempt that opened it
     Column("group_name", String(63), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("role", String(16), nullable=False),
@@ -401,7 +402,7 @@ approval_requests = Table(
     _time("created_at"),
     _time("expires_at"),
     _time("decided_at", nullable=True),
-    UniqueConstraint("run_id", "position", name="uq_approval_requests_stage"),
+    UniqueConstraint("run_id", "position", "attempt", name="uq_approval_requests_stage"),
 )
 
 approval_votes = Table(

@@ -129,9 +129,10 @@ def run_command(
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill(process)
-        reader.join(timeout=5)
+        _close(process, reader)
+        ctx.log(f"{prefix}timed out after {timeout:g} s: killed")
         return Finished(None, f"timed out after {timeout:g} s")
-    reader.join(timeout=5)
+    _close(process, reader)
     ctx.log(f"{prefix}exit code {code}")
     return Finished(code, "" if code == 0 else f"exit code {code}")
 
@@ -140,6 +141,12 @@ def _pump(process: subprocess.Popen[str], ctx: StageContext, prefix: str) -> Non
     assert process.stdout is not None
     for line in process.stdout:
         ctx.log(prefix + line)
+
+
+def _close(process: subprocess.Popen[str], reader: threading.Thread) -> None:
+    reader.join(timeout=5)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def _kill(process: subprocess.Popen[str]) -> None:

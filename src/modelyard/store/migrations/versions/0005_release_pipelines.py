@@ -86,6 +86,7 @@ def upgrade() -> None:
         _id(),
         sa.Column("run_id", _ID, sa.ForeignKey("pipeline_runs.id"), nullable=False, index=True),
         sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("group_name", sa.String(63), nullable=False, index=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
@@ -97,7 +98,7 @@ def upgrade() -> None:
         sa.Column("created_at", _TIME, nullable=False),
         sa.Column("expires_at", _TIME, nullable=False),
         sa.Column("decided_at", _TIME, nullable=True),
-        sa.UniqueConstraint("run_id", "position", name="uq_approval_requests_stage"),
+        sa.UniqueConstraint("run_id", "position", "attempt", name="uq_approval_requests_stage"),
     )
     op.create_table(
         "approval_votes",
