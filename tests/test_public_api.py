@@ -25,6 +25,7 @@ def test_all_is_pinned() -> None:
         "NotFoundError",
         "Page",
         "PermissionDeniedError",
+        "PolicyError",
         "Registry",
         "StorageError",
         "ValidationError",
