@@ -203,3 +203,34 @@ def test_notify_emits_a_custom_event(release: Release) -> None:
     [event] = release.admin.list_events(type="custom.release_ready")
     assert event["data"]["message"] == "fraud/1 ready"
     assert event["data"]["pipeline"] == "release"
+
+
+def test_validate_requires_fields_and_runs_custom_checks(release: Release) -> None:
+    release.apply(
+        """
+        name: release
+        stages:
+          - name: validate
+            uses: validate
+            require: [metrics.auc, lineage.code.commit]
+        """
+    )
+    run = release.admin.start_run("release", release.register(auc=0.9))
+    release.step()
+    shown = release.run(run["id"])
+    assert shown["stages"][0]["error"] == "missing: lineage.code.commit"
+    release.apply(
+        """
+        name: release
+        stages:
+          - name: validate
+            uses: validate
+            require: [metrics.auc]
+            checks: ["candidate.metrics.auc > 0.95"]
+        """
+    )
+    run = release.admin.start_run("release", release.register(auc=0.91))
+    release.step()
+    stage = release.run(run["id"])["stages"][0]
+    assert stage["error"] == "check failed: candidate.metrics.auc > 0.95"
+    assert stage["outputs"]["values"] == {"candidate.metrics.auc": 0.91}

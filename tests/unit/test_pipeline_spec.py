@@ -88,6 +88,7 @@ def test_design_example_parses_in_order_with_defaults() -> None:
     assert stages["validate"].config == {
         "require": ["metrics.auc", "lineage.code.commit"],
         "check_manifest": True,
+        "checks": [],
     }
     assert stages["scan"].config == {}
     assert stages["evaluate"].config == {
@@ -138,6 +139,7 @@ def test_to_dict_is_json_ready_and_in_execution_order() -> None:
         "needs": [],
         "require": ["metrics.auc", "lineage.code.commit"],
         "check_manifest": True,
+        "checks": [],
     }
 
 

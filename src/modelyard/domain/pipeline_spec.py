@@ -391,7 +391,7 @@ def _http_url(doc: _Document, value: object, path: str) -> str:
 
 _Spec = dict[str, Any]
 _ACTION_FIELDS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "validate": ((), ("require", "check_manifest")),
+    "validate": ((), ("require", "check_manifest", "checks")),
     "scan": ((), ()),
     "command": (("run",), ("env", "timeout", "idempotent")),
     "gate": (("when",), ()),
@@ -410,9 +410,11 @@ def _validate(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:
         if item in seen:
             raise doc.fail(where, f"{item!r} is listed twice")
         seen.add(item)
+    checks = spec.get("checks")
     return {
         "require": list(require),
         "check_manifest": _boolean(doc, spec.get("check_manifest", True), f"{path}.check_manifest"),
+        "checks": [] if checks is None else _conditions(doc, checks, f"{path}.checks"),
     }
 
 
@@ -458,8 +460,11 @@ def _command_stage(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:
 
 
 def _gate(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:
-    where = f"{path}.when"
-    when = spec["when"]
+    return {"when": _conditions(doc, spec["when"], f"{path}.when")}
+
+
+def _conditions(doc: _Document, when: object, where: str) -> list[str]:
+    """One CEL expression or a list of them, each compiled (errors carry their line)."""
     items = [(where, when)] if isinstance(when, str) else None
     if items is None:
         if not isinstance(when, list):
@@ -475,7 +480,7 @@ def _gate(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:
             line = None if first is None or exc.line is None else first + exc.line - 1
             reason = exc.message.removeprefix(f"{item_path}: ")
             raise doc.fail(item_path, reason, line=line) from None
-    return {"when": [source for _, source in items]}
+    return [str(source) for _, source in items]
 
 
 def _approval(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:

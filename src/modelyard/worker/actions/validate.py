@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelyard.domain.gates import compile_condition, evaluate
 from modelyard.errors import IntegrityError, ModelyardError
 from modelyard.services.run_engine import Outcome
 from modelyard.worker.actions.base import StageContext, failed, succeeded
+from modelyard.worker.actions.gate import context_of
 
 _MISSING = object()
 
@@ -25,6 +27,9 @@ def run(ctx: StageContext) -> Outcome:
         ctx.log(f"{'missing' if path in missing else 'present'}: {path}")
     if missing:
         return failed(f"missing: {', '.join(missing)}", missing=missing)
+    failed_check = _custom_checks(ctx)
+    if failed_check is not None:
+        return failed_check
     if ctx.stage["check_manifest"]:
         try:
             ctx.materialize()
@@ -34,6 +39,20 @@ def run(ctx: StageContext) -> Outcome:
             return failed(f"cannot read the version's files: {e}")
         ctx.log(f"manifest intact: {len(ctx.work.version.manifest.files)} files re-hashed")
     return succeeded(checked=list(ctx.stage["require"]), manifest=ctx.stage["check_manifest"])
+
+
+def _custom_checks(ctx: StageContext) -> Outcome | None:
+    """``checks:`` — CEL conditions like a gate's (custom validation rules)."""
+    sources = ctx.stage.get("checks") or []
+    if not sources:
+        return None
+    result = evaluate([compile_condition(s) for s in sources], context_of(ctx))
+    if result.passed:
+        ctx.log(f"custom checks passed: {len(sources)}")
+        return None
+    why = f"check failed: {result.failed}" + (f" ({result.error})" if result.error else "")
+    ctx.log(why)
+    return failed(why, check=result.failed, values=result.values)
 
 
 def _lookup(document: Mapping[str, Any], path: str) -> Any:
