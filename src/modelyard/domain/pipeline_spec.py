@@ -32,18 +32,28 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import yaml
-
 from modelyard.domain.access import Role
 from modelyard.domain.gates import GateError, compile_condition
 from modelyard.domain.names import validate_alias_name, validate_key, validate_principal_name
 from modelyard.domain.patterns import Pattern, PatternError, compile_pattern
 from modelyard.domain.targets import parse_duration
+from modelyard.domain.yaml_document import (
+    MAX_DOCUMENT,
+    MAX_NESTING,
+    MAX_NODES,
+    LocatedError,
+    YamlDocument,
+    child_path,
+    load,
+)
 from modelyard.errors import ValidationError
 
 __all__ = [
     "ACTIONS",
     "GATE_ROOTS",
+    "MAX_DOCUMENT",
+    "MAX_NESTING",
+    "MAX_NODES",
     "PLACEHOLDERS",
     "PipelineError",
     "PipelineSpec",
@@ -63,9 +73,6 @@ PLACEHOLDERS: Final = (
 )
 #: Names a gate condition may read besides the environments (``production``, ...).
 GATE_ROOTS: Final = ("candidate", "run")
-MAX_DOCUMENT: Final = 256 * 1024
-MAX_NODES: Final = 10_000  # counted with aliases expanded: no billion laughs
-MAX_NESTING: Final = 64
 MAX_STAGES: Final = 50
 MAX_CONDITIONS: Final = 20
 MAX_DESCRIPTION: Final = 1024
@@ -78,19 +85,11 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _EVENT_TYPE = re.compile(r"custom(\.[a-z][a-z0-9_]*)+")
 _LINEAGE_PATH = re.compile(r"lineage(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+")
 _KEYED_PREFIXES: Final = ("metrics", "params", "tags", "metadata")
-_SIMPLE_KEY = re.compile(r"[^.\[\]\"'\s]+")  # as in patterns, so trigger paths line up
-_LAST_SEGMENT = re.compile(r"(.*?)(?:\.[^.\[\]\"'\s]+|\[\d+\]|\[\"(?:[^\"\\]|\\.)*\"\])")
 _FORMATTER: Final = string.Formatter()
-_YAML: Final = "tag:yaml.org,2002:"
-_SCALAR = yaml.constructor.SafeConstructor()
 
 
-class PipelineError(ValidationError):
+class PipelineError(LocatedError):
     """A pipeline document broke a rule; ``field`` is the JSON path, ``line`` is 1-based."""
-
-    def __init__(self, message: str, *, field: str | None = None, line: int | None = None):
-        super().__init__(message, field=field)
-        self.line = line
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,149 +126,13 @@ class PipelineSpec:
 # -------------------------------------------------------------------------- YAML
 
 
-class _Document:
-    """The line of every path in the document, and how to fail at one."""
+class _Document(YamlDocument):
+    """The pipeline being parsed: its lines (see ``YamlDocument``) and the environments a
+    deploy stage may target and a gate may read."""
 
     def __init__(self, environments: Collection[str]) -> None:
-        self.lines: dict[str, int] = {"": 1}
-        self.blocks: dict[str, int] = {}  # path → first content line of a `|` block scalar
+        super().__init__(PipelineError)
         self.environments = environments
-        self.nodes = 0
-
-    def line(self, path: str) -> int:
-        while path not in self.lines:
-            match = _LAST_SEGMENT.fullmatch(path)
-            path = match.group(1) if match else ""
-        return self.lines[path]
-
-    def fail(self, path: str, reason: str, *, line: int | None = None) -> PipelineError:
-        where = self.line(path) if line is None else line
-        if not path:
-            return PipelineError(f"line {where}: {reason}", line=where)
-        return PipelineError(f"line {where}: {path}: {reason}", field=path, line=where)
-
-    def wrap(self, exc: ValidationError, path: str) -> PipelineError:
-        """Re-raise a domain validator's error (``"<field>: reason"``) at ``path``'s line."""
-        reason = exc.message.removeprefix(f"{exc.field}: ")
-        return self.fail(path, reason)
-
-    # ---------------------------------------------------------------------- building
-
-    def build(self, node: yaml.Node, path: str, depth: int = 0) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise self.fail(path, f"more than {MAX_NODES} values (aliases count each use)")
-        if depth > MAX_NESTING:
-            raise self.fail(path, f"nested more than {MAX_NESTING} levels deep")
-        if isinstance(node, yaml.MappingNode) and node.tag == _YAML + "map":
-            return self._mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode) and node.tag == _YAML + "seq":
-            items = []
-            for index, item in enumerate(node.value):
-                child = f"{path}[{index}]"
-                self._note(child, item)
-                items.append(self.build(item, child, depth + 1))
-            return items
-        if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, path)
-        raise self.fail(path, f"the YAML tag {node.tag} is not supported")
-
-    def _note(self, path: str, node: yaml.Node, *, line: int | None = None) -> None:
-        """Remember ``path``'s line (a mapping entry's is its key's line)."""
-        self.lines[path] = node.start_mark.line + 1 if line is None else line
-        if isinstance(node, yaml.ScalarNode) and node.style == "|":
-            self.blocks[path] = node.start_mark.line + 2
-
-    def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail(path, "a key must be a plain string", line=line)
-            if key_node.tag == _YAML + "merge":
-                raise self.fail(path, "merge keys (<<) are not supported", line=line)
-            key = key_node.value
-            child = _child(path, key)
-            if key in result:
-                first = self.lines[child]
-                raise self.fail(child, f"duplicate key (first at line {first})", line=line)
-            self._note(child, value_node, line=line)
-            result[key] = self.build(value_node, child, depth + 1)
-        return result
-
-    def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
-        kind = node.tag.removeprefix(_YAML)
-        if kind in {"str", "timestamp"}:  # YAML 1.1 dates stay text, as in JSON
-            return node.value
-        if kind == "null":
-            return None
-        if kind == "bool":
-            return _SCALAR.construct_yaml_bool(node)
-        if kind == "int":
-            return _SCALAR.construct_yaml_int(node)
-        if kind == "float":
-            number = _SCALAR.construct_yaml_float(node)
-            if not math.isfinite(number):
-                raise self.fail(path, f"{node.value} is not a finite number")
-            return number
-        raise self.fail(path, f"the YAML tag {node.tag} is not supported")
-
-
-def _child(path: str, key: str) -> str:
-    if _SIMPLE_KEY.fullmatch(key):
-        return f"{path}.{key}" if path else key
-    return f"{path}[{json.dumps(key)}]"
-
-
-def _load(text: str, doc: _Document) -> Any:
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT:
-        raise doc.fail("", f"the document is larger than {MAX_DOCUMENT // 1024} KiB")
-    try:
-        _check_nesting(text, doc)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise doc.fail("", f"YAML syntax error: {_yaml_problem(exc)}", line=line) from None
-    except yaml.YAMLError as exc:  # the reader: bad characters, no mark
-        position = getattr(exc, "position", 0)
-        line = text.count("\n", 0, position) + 1
-        raise doc.fail("", f"YAML syntax error: {_reader_problem(exc)}", line=line) from None
-    if node is None:
-        raise doc.fail("", "the document is empty; a pipeline needs a name and stages")
-    doc.lines[""] = node.start_mark.line + 1
-    return doc.build(node, "")
-
-
-def _check_nesting(text: str, doc: _Document) -> None:
-    """PyYAML composes recursively: refuse deep nesting before it does."""
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING:
-                line = event.start_mark.line + 1 if event.start_mark else 1
-                raise doc.fail("", f"nested more than {MAX_NESTING} levels deep", line=line)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
-def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
-    problem = exc.problem or "not valid YAML"
-    if not (exc.context and exc.context_mark and exc.problem_mark):
-        return problem
-    if problem.startswith("but "):  # "expected a single document…, but found another…"
-        return f"{exc.context}, {problem}"
-    if exc.context_mark.line != exc.problem_mark.line:
-        return f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
-    return f"{problem} ({exc.context})"
-
-
-def _reader_problem(exc: yaml.YAMLError) -> str:
-    character = getattr(exc, "character", None)
-    reason = getattr(exc, "reason", "cannot be read")
-    code = ord(character) if isinstance(character, str) else character
-    return f"character #x{code:04x}: {reason}" if isinstance(code, int) else str(reason)
 
 
 # -------------------------------------------------------------------------- checks
@@ -291,10 +154,10 @@ def _fields(
     for key in value:
         if key not in allowed:
             listed = ", ".join(sorted(allowed)) or "none"
-            raise doc.fail(_child(path, key), f"not a field of {what} (fields: {listed})")
+            raise doc.fail(child_path(path, key), f"not a field of {what} (fields: {listed})")
     for key in required:
         if key not in value:
-            raise doc.fail(_child(path, key), f"required for {what}")
+            raise doc.fail(child_path(path, key), f"required for {what}")
     return value
 
 
@@ -445,7 +308,7 @@ def _command_stage(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:
     if not isinstance(env, dict):
         raise doc.fail(f"{path}.env", "must be a mapping of NAME: value")
     for name, value in env.items():
-        where = _child(f"{path}.env", name)
+        where = child_path(f"{path}.env", name)
         if not _ENV_NAME.fullmatch(name):
             raise doc.fail(where, f"{name!r} is not an environment variable name")
         if not isinstance(value, str):
@@ -601,7 +464,7 @@ def _notify(doc: _Document, spec: _Spec, path: str) -> dict[str, Any]:
         raise doc.fail(f"{path}.data", "must be a mapping of key: value")
     for key, value in data.items():
         if isinstance(value, dict | list):
-            raise doc.fail(_child(f"{path}.data", key), "must be a string, number or boolean")
+            raise doc.fail(child_path(f"{path}.data", key), "must be a string, number or boolean")
     return {"type": kind, "message": message, "data": dict(data)}
 
 
@@ -736,7 +599,7 @@ def _cycle(
     needs: list[tuple[str, ...]],
     index: dict[str, int],
     stuck: set[int],
-) -> PipelineError:
+) -> LocatedError:
     """Every stuck stage needs a stuck stage, so walking ``needs`` from one finds a cycle."""
     walk = [min(stuck)]
     while True:
@@ -762,7 +625,7 @@ def parse_pipeline(text: str, *, environments: Collection[str]) -> PipelineSpec:
     ``environments`` are the names a ``deploy`` stage may target (and a gate may read).
     """
     doc = _Document(frozenset(environments))
-    root = _load(text, doc)
+    root = load(text, doc)
     if not isinstance(root, dict):
         raise doc.fail("", "a pipeline must be a mapping with a name and stages")
     spec = _fields(
