@@ -6,9 +6,10 @@
 
 Benchmarks: register (target 1), lookup (2), search (3), ingest (4), and, only when asked for
 with --only, sqlvariants (today's search SQL vs hand-written rewrites; no target) and http
-(issue 3: the HTTP API vs MLflow's server, side by side; ~4 min a run, --http-quick ~2 min) and
+(issue 3: the HTTP API vs MLflow's server, side by side; ~4 min a run, --http-quick ~2 min),
 events (issue 4: pattern matching, rule routing, webhook delivery throughput and latency, MLflow's
-webhooks; ~2 min). See docs/performance.md for the results.
+webhooks; ~2 min) and pipelines (issue 5: the release-pipeline engine's overhead, runs/s on SQLite
+and PostgreSQL and stage dispatch latency; ~3 min). See docs/performance.md for the results.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from typing import Any
 from benchmarks.bench_events import add_arguments as add_events_arguments
 from benchmarks.bench_events import options_from as events_options
 from benchmarks.bench_events import run_events
+from benchmarks.bench_pipelines import add_arguments as add_pipelines_arguments
+from benchmarks.bench_pipelines import options_from as pipelines_options
+from benchmarks.bench_pipelines import run_pipelines
 from benchmarks.common import Measurement
 from benchmarks.http_api import QUICK, Counts, run_http
 from benchmarks.http_report import console_table
@@ -39,8 +43,17 @@ from benchmarks.report import console_report
 from benchmarks.search import SHAPES, run_search_bench
 from benchmarks.sql_variants import run_sql_variants
 
-BENCHMARKS = ("register", "lookup", "search", "sqlvariants", "ingest", "http", "events")
-DEFAULT = ("register", "lookup", "search", "ingest")  # sqlvariants, http, events: only with --only
+BENCHMARKS = (
+    "register",
+    "lookup",
+    "search",
+    "sqlvariants",
+    "ingest",
+    "http",
+    "events",
+    "pipelines",
+)
+DEFAULT = ("register", "lookup", "search", "ingest")  # the others: only with --only
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
 CURVE_POINT = 1_000_000
@@ -126,6 +139,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "events: skip the MLflow webhook comparison",
     )
     add_events_arguments(p)
+    add_pipelines_arguments(p)
     p.add_argument(
         "--workdir",
         type=Path,
@@ -192,6 +206,15 @@ class _Session:
                 )
                 self.record(found)
                 self.plans[str(scale)] = plans
+        self._run_issues(wanted)
+        if "sqlvariants" in wanted:
+            for scale in args.scales:
+                print(f"\n== search SQL, today's vs rewritten, at {scale:,} versions", flush=True)
+                self.record(run_sql_variants(self.store(scale), reps=10, budget_s=10.0))
+
+    def _run_issues(self, wanted: set[str]) -> None:
+        """The benchmarks of later issues (http, events, pipelines): only with --only."""
+        args = self.args
         if "http" in wanted:
             print("\n== http (issue 3): modelyard vs MLflow over HTTP", flush=True)
             self.record(
@@ -205,10 +228,9 @@ class _Session:
         if "events" in wanted:
             print("\n== events (issue 4): matching, routing, webhook delivery", flush=True)
             self.record(run_events(args.workdir, events_options(args)))
-        if "sqlvariants" in wanted:
-            for scale in args.scales:
-                print(f"\n== search SQL, today's vs rewritten, at {scale:,} versions", flush=True)
-                self.record(run_sql_variants(self.store(scale), reps=10, budget_s=10.0))
+        if "pipelines" in wanted:
+            print("\n== pipelines (issue 5): run engine overhead, dispatch latency", flush=True)
+            self.record(run_pipelines(args.workdir, pipelines_options(args)))
 
     def cleanup(self) -> None:
         if not (self.args.keep or self.args.reuse):

@@ -26,13 +26,19 @@ from typing import Any, ClassVar
 
 import click
 import pytest
+import yaml
 from click.testing import CliRunner
+from fastapi.routing import APIRoute
 
 import modelyard.errors
 from modelyard import Dataset, Lineage, ModelyardError, Registry, ValidationError
+from modelyard.api.routes_pipelines import router as pipeline_router
 from modelyard.cli.errors import exit_code_for
 from modelyard.cli.main import cli
+from modelyard.cli.ops import QUICKSTART
 from modelyard.config import Settings
+from modelyard.domain.access import DEFAULT_PROTECTED_ALIASES
+from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME, DEFAULT_RELEASE_PIPELINE
 from modelyard.domain.delivery import (
     HEADER_ID,
     HEADER_SIGNATURE,
@@ -42,11 +48,20 @@ from modelyard.domain.delivery import (
     backoff,
     sign,
 )
+from modelyard.domain.gates import compile_condition
 from modelyard.domain.patterns import compile_pattern
+from modelyard.domain.pipeline_spec import (
+    ACTIONS,
+    GATE_ROOTS,
+    PLACEHOLDERS,
+    PipelineError,
+    parse_pipeline,
+)
 from modelyard.domain.rules import parse_rule
 from modelyard.domain.sagemaker_events import to_sagemaker
 from modelyard.domain.search import parse_filter, parse_order_by
 from modelyard.domain.targets import parse_duration, parse_target
+from modelyard.worker.actions import ACTIONS as WORKER_ACTIONS
 from modelyard.worker.senders import WebhookSender
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,16 +184,22 @@ def console_commands(text: str) -> list[tuple[str, int, list[str]]]:
     return commands
 
 
+#: ``MODELYARD_ACTOR=reviewer modelyard …``: a variable set for one command, as a shell would
+ASSIGNMENT = re.compile(r"(MODELYARD_[A-Z_]+)=(.*)")
+
+
 def run_console_examples(text: str, home: Path) -> list[tuple[str, ...]]:
     """Run the examples with the CLI in-process; returns the command paths they used."""
     runner = CliRunner()
     used = []
     for command, expected, shown in console_commands(text):
         args = shlex.split(command, comments=True)
+        env = {"MODELYARD_HOME": str(home)}
+        while args and (assignment := ASSIGNMENT.fullmatch(args[0])):
+            env[assignment.group(1)] = assignment.group(2)
+            args = args[1:]
         assert args[0] == "modelyard", command
-        result = runner.invoke(
-            cli, args[1:], env={"MODELYARD_HOME": str(home)}, catch_exceptions=False
-        )
+        result = runner.invoke(cli, args[1:], env=env, catch_exceptions=False)
         assert result.exit_code == expected, f"{command}\n{result.output}"
         for line in shown:
             assert line in result.output.splitlines(), f"{command}: {line!r} not printed"
@@ -196,6 +217,17 @@ def example_event(text: str) -> str:
     return block
 
 
+def pipeline_files(text: str) -> dict[str, str]:
+    """The pipeline files the ``pipeline apply`` examples use: ``yaml`` blocks whose first
+    line is ``# NAME.yaml``."""
+    files = {}
+    for block in fenced_blocks(text, "yaml"):
+        named = re.match(r"# ([\w.-]+\.yaml)\n", block)
+        if named:
+            files[named.group(1)] = block
+    return files
+
+
 def test_cli_md_examples_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     no_modelyard_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
@@ -207,6 +239,8 @@ def test_cli_md_examples_run_in_order(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "card.md").write_text("# fraud-detector\n")
     (tmp_path / "webhook-secret.txt").write_text("whsec-4f9b2c7e1a8d6035b2e9c4a1\n")
     (tmp_path / "event.json").write_text(example_event(read("cli.md")))
+    for name, document in pipeline_files(read("cli.md")).items():
+        (tmp_path / name).write_text(document)
     used = run_console_examples(read("cli.md"), tmp_path / ".modelyard")
     for path, command in COMMANDS:
         if path in RUNS_UNTIL_STOPPED:
@@ -669,3 +703,163 @@ def test_events_md_examples_that_run_live_in_cli_md() -> None:
     ``console`` example is one tests run (in docs/cli.md)."""
     assert not fenced_blocks(EVENTS, "console")
     assert "(events.md)" in read("cli.md")
+
+
+# ---------------------------------------------------------------- docs/pipelines.md
+
+PIPELINES = read("pipelines.md")
+#: the environments every store has (what ``parse_pipeline`` gets on a fresh store)
+ENVIRONMENTS = frozenset(DEFAULT_PROTECTED_ALIASES)
+
+
+def test_pipelines_md_examples_run_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quickstart: what ``modelyard init`` prints, run as it says."""
+    no_modelyard_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model_dir").mkdir()
+    (tmp_path / "model_dir" / "weights.bin").write_bytes(b"demo\n")
+    used = run_console_examples(PIPELINES, tmp_path / ".modelyard")
+    assert {("init",), ("pipeline", "run"), ("worker", "--once"), ("approvals", "approve")} <= {
+        u[:2] if len(u) > 1 else u for u in used
+    }
+    with Registry.open(tmp_path / ".modelyard") as registry:
+        assert registry.get_run(1)["status"] == "succeeded"
+        assert registry.get_version("fraud-detector@production").approval_status.value == (
+            "Approved"
+        )
+
+
+def test_the_quickstart_init_prints_is_the_one_pipelines_md_runs() -> None:
+    printed = [
+        line.split("  #")[0].strip()
+        for line in QUICKSTART.splitlines()
+        if line.startswith(("  modelyard ", "  MODELYARD_ACTOR="))
+    ]
+    assert len(printed) >= 8
+    documented = [command for command, _, _ in console_commands(PIPELINES)]
+    for command in printed:
+        for part in command.split(" && "):
+            assert any(part in shown for shown in documented), part
+
+
+def yaml_examples(text: str) -> list[Any]:
+    return [yaml.safe_load(block) for block in fenced_blocks(text, "yaml")]
+
+
+def test_pipelines_md_yaml_examples_are_valid() -> None:
+    """Whole pipelines parse; ``when:`` and ``trigger:`` fragments compile."""
+    blocks = fenced_blocks(PIPELINES, "yaml")
+    assert len(blocks) >= 4
+    kinds = set()
+    for block in blocks:
+        document = yaml.safe_load(block)
+        if "stages" in document:
+            parse_pipeline(block, environments=ENVIRONMENTS)
+            kinds.add("pipeline")
+        elif set(document) == {"when"}:
+            for source in document["when"]:
+                compile_condition(source, roots={*GATE_ROOTS, *ENVIRONMENTS})
+            kinds.add("when")
+        else:
+            assert set(document) == {"trigger"}, block
+            compile_pattern(document["trigger"])
+            kinds.add("trigger")
+    assert kinds == {"pipeline", "when", "trigger"}
+
+
+def test_the_default_pipeline_in_pipelines_md_is_the_real_one() -> None:
+    (shown,) = [b for b in fenced_blocks(PIPELINES, "yaml") if "created by `modelyard init`" in b]
+    assert shown == DEFAULT_RELEASE_PIPELINE
+    assert parse_pipeline(shown, environments=ENVIRONMENTS).name == DEFAULT_PIPELINE_NAME
+
+
+def test_pipelines_md_invalid_examples_fail_as_shown() -> None:
+    pairs = re.findall(
+        r"^```yaml invalid\n(.*?)^```\s*?\n\s*^```text\n(.*?)^```", PIPELINES, re.M | re.S
+    )
+    assert len(pairs) >= 5
+    assert len(pairs) == PIPELINES.count("```yaml invalid")
+    for document, message in pairs:
+        with pytest.raises(PipelineError) as raised:
+            parse_pipeline(document, environments=ENVIRONMENTS)
+        assert str(raised.value) == message.strip()
+
+
+def test_pipelines_md_documents_every_action_placeholder_and_route() -> None:
+    assert set(ACTIONS) == set(WORKER_ACTIONS)
+    for action in ACTIONS:
+        assert f"### `{action}`\n" in PIPELINES, f"action {action} has no section"
+    for name in PLACEHOLDERS:
+        assert f"`{{{name}}}`" in PIPELINES, f"placeholder {name} is undocumented"
+    for route in pipeline_router.routes:
+        assert isinstance(route, APIRoute)
+        path = route.path.removeprefix("/api/v1")
+        for method in route.methods:
+            assert f"`{method} {path}" in PIPELINES, f"{method} {path} is undocumented"
+
+
+def test_pipelines_md_retry_semantics_are_the_actions_own() -> None:
+    rows = table_rows(PIPELINES, "| action | idempotent | on resume |")
+    assert [row[0] for row in rows] == list(ACTIONS)
+    for action, idempotent, _ in rows:
+        module = WORKER_ACTIONS[action]
+        if idempotent.startswith("yes"):
+            assert module.idempotent({}) is True, action
+        else:
+            assert idempotent.startswith("per `idempotent:`"), action
+            assert module.idempotent({"idempotent": True}) is True
+            assert module.idempotent({"idempotent": False}) is False
+
+
+#: the least each action needs; everything else takes its default
+MINIMAL_STAGES = {
+    "validate": {},
+    "scan": {},
+    "command": {"run": "true"},
+    "gate": {"when": "true"},
+    "approval": {},
+    "deploy": {"environment": "staging"},
+    "notify": {"type": "custom.done"},
+}
+
+
+def documented_default(cell: str) -> tuple[bool, Any]:
+    """A default cell as a value (False when it names no single value: none, —)."""
+    if not cell or cell.startswith(("none", "—")):
+        return False, None
+    if re.fullmatch(r"\d+[smhdw]", cell):
+        return True, parse_duration(cell, field="default").total_seconds()
+    return True, yaml.safe_load(cell)
+
+
+def test_pipelines_md_defaults_are_the_real_ones() -> None:
+    rows = table_rows(PIPELINES, "| action | key | default | allowed |")
+    checked = 0
+    action = ""
+    for first, key, default, _ in rows:
+        action = first.strip("`") or action
+        assert action in ACTIONS, first
+        known, value = documented_default(default)
+        if not known:
+            continue
+        stage = {"name": "s", "uses": action, **MINIMAL_STAGES[action]}
+        (parsed,) = parse_pipeline(
+            json.dumps({"name": "p", "stages": [stage]}), environments=ENVIRONMENTS
+        ).stages
+        found: Any = parsed.config
+        for step in key.strip("`").split("."):
+            found = found[step]
+        assert found == value, (action, key)
+        checked += 1
+    assert checked >= 10
+
+
+def test_pipelines_md_lists_every_pipeline_event_and_audit_action() -> None:
+    prefixes = ("pipeline.", "approval.")
+    events = {t for t in emitted("event_type") if t.startswith(prefixes)}
+    actions = {a for a in emitted("action") if a.startswith(prefixes)}
+    assert len(events) >= 6 and len(actions) >= 9
+    for name in sorted(events | actions):
+        assert f"`{name}`" in PIPELINES, f"{name} is not in pipelines.md"

@@ -47,7 +47,8 @@ def server(state: State, host: str | None, port: int | None, workers: int | None
 @click.option(
     "--threads",
     type=click.IntRange(1, 64),
-    help="Concurrent deliveries [env MODELYARD_DELIVERY_THREADS; default 4].",
+    help="Concurrent event deliveries [env MODELYARD_DELIVERY_THREADS; default 4]; "
+    "pipeline stages run on MODELYARD_RUN_THREADS (default 2).",
 )
 @click.option(
     "--once",
@@ -56,7 +57,8 @@ def server(state: State, host: str | None, port: int | None, workers: int | None
 )
 @pass_state
 def worker(state: State, threads: int | None, once: bool) -> None:
-    """Deliver events to rule targets until interrupted (scale-out next to the server).
+    """Deliver events to rule targets and run pipeline stages until interrupted
+    (scale-out next to the server).
 
     Run as many as you like against one PostgreSQL store: they share the work, and never
     deliver the same attempt twice concurrently. `modelyard server` runs one already

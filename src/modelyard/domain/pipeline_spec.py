@@ -79,7 +79,8 @@ MAX_DESCRIPTION: Final = 1024
 MAX_TEXT: Final = 4096
 MAX_APPROVERS: Final = 10
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+#: 54 characters at most, so that its trigger rule ``pipeline-<name>`` is a valid rule name
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,53}")
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _EVENT_TYPE = re.compile(r"custom(\.[a-z][a-z0-9_]*)+")
@@ -237,6 +238,11 @@ def _command(doc: _Document, value: object, path: str) -> str | list[str]:
     if not value[0]:
         raise doc.fail(f"{path}[0]", "the program must not be empty")
     return list(value)
+
+
+def _placeholders_in(doc: _Document, text: str, path: str) -> str:
+    _placeholders(doc, text, path)
+    return text
 
 
 def _http_url(doc: _Document, value: object, path: str) -> str:
@@ -443,7 +449,9 @@ def _check(doc: _Document, value: object, path: str) -> dict[str, Any]:
         )
         status = value.get("expect_status", 200)
         check = {
-            "url": _http_url(doc, value["url"], f"{path}.url"),
+            "url": _placeholders_in(
+                doc, _http_url(doc, value["url"], f"{path}.url"), f"{path}.url"
+            ),
             "expect_status": _integer(doc, status, f"{path}.expect_status", low=100, high=599),
         }
     check["timeout"] = _seconds(doc, value.get("timeout", "5m"), f"{path}.timeout", limit="1h")
@@ -506,7 +514,7 @@ def _stage(doc: _Document, value: object, path: str) -> _Draft:
         doc,
         value,
         path,
-        what=f"a {uses} stage",
+        what=f"{'an' if uses[0] in 'aeiou' else 'a'} {uses} stage",
         required=("name", "uses", *required),
         optional=("needs", *optional),
     )
@@ -640,7 +648,7 @@ def parse_pipeline(text: str, *, environments: Collection[str]) -> PipelineSpec:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise doc.fail(
             "name",
-            f"{name!r} is not a pipeline name (1-63 letters, digits, _ and -, "
+            f"{name!r} is not a pipeline name (1-54 letters, digits, _ and -, "
             "starting with a letter or digit)",
         )
     description = _text(doc, spec.get("description", ""), "description", limit=MAX_DESCRIPTION)

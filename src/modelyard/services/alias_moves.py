@@ -83,6 +83,7 @@ class AliasMoves(ServiceBase):
         reason: str,
         now: datetime,
         run_id: int | None = None,
+        run_attempt: int | None = None,
     ) -> dict[str, Any]:
         """Check the environment's policy, move it to ``number`` and record an in-progress
         deployment. The caller has authorized the move (``alias.set_protected``)."""
@@ -118,6 +119,7 @@ class AliasMoves(ServiceBase):
             previous_version=previous,
             kind=kind,
             run_id=run_id,
+            run_attempt=run_attempt,
             actor=self.actor,
             reason=reason,
             now=now,

@@ -14,17 +14,17 @@ from modelyard.domain.rules import Rule, validate_rule_name
 from modelyard.domain.targets import parse_target
 from modelyard.errors import ValidationError
 from modelyard.services.base import ServiceBase
+from modelyard.services.rules import TRIGGER_PREFIX
 from modelyard.services.runs import MAX_ID
 from modelyard.store import deliveries as delivery_store
 from modelyard.store import pipelines as store
 from modelyard.store import rules as rule_store
 
 MAX_SOURCE_BYTES = 256 * 1024
-TRIGGER_RULE_PREFIX = "pipeline-"
 
 
 def trigger_rule_name(pipeline: str) -> str:
-    return f"{TRIGGER_RULE_PREFIX}{pipeline}"[:63]
+    return f"{TRIGGER_PREFIX}{pipeline}"  # pipeline names are at most 54 characters
 
 
 class PipelineService(ServiceBase):

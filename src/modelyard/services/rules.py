@@ -40,6 +40,7 @@ class RuleService(ServiceBase):
             description=description,
             enabled=enabled,
         )
+        _not_a_trigger(rule.name)
         now = self._clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
@@ -106,6 +107,7 @@ class RuleService(ServiceBase):
     def delete_rule(self, name: str) -> None:
         """Delete a rule; its pending deliveries are cancelled, its history is kept."""
         validate_rule_name(name, field="rule")
+        _not_a_trigger(name)
         now = self._clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
@@ -131,6 +133,20 @@ class RuleService(ServiceBase):
             self._authorize(conn, Action.RULES_READ, None, f"rule:{name}")
             rule = store.get_rule(conn, name)
         return evaluate(rule, event, self._sagemaker)
+
+
+TRIGGER_PREFIX = "pipeline-"
+
+
+def _not_a_trigger(name: str) -> None:
+    """``pipeline-<name>`` rules are pipelines' triggers: ``pipeline apply`` manages them
+    (they can be disabled and enabled, to pause a trigger)."""
+    if name.startswith(TRIGGER_PREFIX):
+        raise ValidationError(
+            f"name: rules named {TRIGGER_PREFIX}… are pipeline triggers, managed by "
+            f"`pipeline apply` (edit the pipeline's trigger:)",
+            field="name",
+        )
 
 
 def evaluate(rule: Rule, event: Mapping[str, Any], identity: SageMakerIdentity) -> dict[str, Any]:

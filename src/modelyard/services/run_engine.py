@@ -66,6 +66,12 @@ class StageWork:
     def earlier_outputs(self) -> list[Mapping[str, Any]]:
         return [s["outputs"] for s in self.run["stages"][: self.position]]
 
+    @property
+    def opened_attempt(self) -> int:
+        """The attempt that began the stage's current execution (a retry begins a new one;
+        a resumed attempt continues it)."""
+        return int(self.run["stages"][self.position]["opened_attempt"])
+
 
 class RunEngine(RunService, AliasMoves):
     @classmethod
@@ -124,6 +130,7 @@ class RunEngine(RunService, AliasMoves):
                     current["position"],
                     status="running",
                     attempts=attempt,
+                    opened_attempt=attempt,
                     started_at=now,
                 )
             elif resumed:
@@ -165,8 +172,21 @@ class RunEngine(RunService, AliasMoves):
         run_id, position = work.run["id"], work.position
         with self._db.transaction(write=True) as conn:
             current = store.get_run(conn, run_id)
-            if current["status"] not in store.ACTIVE:  # cancelled meanwhile
-                store.update_run(conn, run_id, lease_until=None, leased_by=None, next_run_at=None)
+            stage = current["stages"][position]
+            if (
+                current["status"] not in store.ACTIVE
+                or stage["status"]
+                not in (
+                    "running",
+                    WAITING,
+                )
+                or stage["attempts"] != work.attempt
+            ):
+                # cancelled (and perhaps retried) meanwhile: this outcome is stale
+                if current["status"] not in store.ACTIVE:
+                    store.update_run(
+                        conn, run_id, lease_until=None, leased_by=None, next_run_at=None
+                    )
                 return current
             values: dict[str, Any] = {"status": outcome.status, "outputs": dict(outcome.outputs)}
             values["error"] = outcome.error
@@ -262,7 +282,7 @@ class RunEngine(RunService, AliasMoves):
         with self._db.transaction(write=True) as conn:
             attempt = work.run["stages"][work.position]["attempts"]
             existing = approval_store.request_for_stage(
-                conn, work.run["id"], work.position, attempt
+                conn, work.run["id"], work.position, since_attempt=work.opened_attempt
             )
             if existing is not None:
                 return existing
@@ -353,14 +373,24 @@ class RunEngine(RunService, AliasMoves):
             )
             return True
 
-    def start_deployment(self, work: StageWork, environment: str) -> dict[str, Any]:
-        """Move the environment to the run's version (policy-checked), or return the
-        deployment this run already started (a worker died after starting it)."""
+    def start_deployment(self, work: StageWork, environment: str) -> dict[str, Any] | None:
+        """Move the environment to the run's version (policy-checked) and return the
+        in-progress deployment; or the deployment this stage already started (a worker died
+        during or after it: in progress, or finished); or None when the environment already
+        serves the version (nothing to do)."""
         now = self._clock()
+        group = work.version.group
         with self._db.transaction(write=True) as conn:
-            busy = deployment_store.in_progress(conn, work.version.group, environment)
-            if busy is not None and busy["run_id"] == work.run["id"]:
-                return busy
+            mine = deployment_store.latest_of_run(
+                conn, group, environment, work.run["id"], since_attempt=work.opened_attempt
+            )
+            if mine is not None and mine["version"] == work.version.number:
+                return mine
+            current = alias_store.current_alias(
+                conn, group_store.group_id_of(conn, group), environment
+            )
+            if current == work.version.number:
+                return None
             return self._as_pipeline(work.run)._start_deployment(
                 conn,
                 work.version.group,
@@ -369,6 +399,7 @@ class RunEngine(RunService, AliasMoves):
                 kind="deploy",
                 reason=f"pipeline {work.run['pipeline']} run {work.run['id']}",
                 run_id=work.run["id"],
+                run_attempt=work.attempt,
                 now=now,
             )
 

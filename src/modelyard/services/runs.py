@@ -149,6 +149,8 @@ class RunService(ServiceBase):
                 finished_at=now,
                 updated_at=now,
                 next_run_at=None,
+                lease_until=None,
+                leased_by=None,
             )
             finished = store.get_run(conn, run_id)
             self._record(
@@ -199,6 +201,8 @@ class RunService(ServiceBase):
                 finished_at=None,
                 updated_at=now,
                 next_run_at=now,
+                lease_until=None,
+                leased_by=None,
                 active_key=store.active_key(run["pipeline"], run["group"], run["version"]),
             )
             retried = store.get_run(conn, run_id)

@@ -53,13 +53,14 @@ def insert_request(
 
 
 def request_for_stage(
-    conn: Connection, run_id: int, position: int, attempt: int | None = None
+    conn: Connection, run_id: int, position: int, *, since_attempt: int | None = None
 ) -> dict[str, Any] | None:
-    """The stage's request opened by ``attempt`` (None: its newest)."""
+    """The stage's newest request (with ``since_attempt``: one its current execution
+    opened, not one from before a retry)."""
     a = approval_requests.c
     query = select(approval_requests).where(a.run_id == run_id, a.position == position)
-    if attempt is not None:
-        query = query.where(a.attempt == attempt)
+    if since_attempt is not None:
+        query = query.where(a.attempt >= since_attempt)
     row = conn.execute(query.order_by(a.id.desc()).limit(1)).first()
     return None if row is None else _with_votes(conn, row)
 

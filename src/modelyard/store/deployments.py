@@ -36,6 +36,7 @@ def insert_deployment(
     actor: str,
     reason: str,
     now: datetime,
+    run_attempt: int | None = None,
 ) -> int:
     return int(
         conn.execute(
@@ -48,6 +49,7 @@ def insert_deployment(
                 "kind": kind,
                 "status": IN_PROGRESS,
                 "run_id": run_id,
+                "run_attempt": run_attempt,
                 "actor": actor,
                 "reason": reason,
                 "error": "",
@@ -81,6 +83,26 @@ def history(conn: Connection, group: str, environment: str, *, limit: int) -> li
         .limit(limit)
     )
     return [_deployment(row) for row in rows]
+
+
+def latest_of_run(
+    conn: Connection, group: str, environment: str, run_id: int, *, since_attempt: int
+) -> dict[str, Any] | None:
+    """The newest deployment to this environment a run's stage started in its current
+    execution (stage attempts from ``since_attempt`` on)."""
+    d = deployments.c
+    row = conn.execute(
+        select(deployments)
+        .where(
+            d.group_name == group,
+            d.environment == environment,
+            d.run_id == run_id,
+            d.run_attempt >= since_attempt,
+        )
+        .order_by(d.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _deployment(row)
 
 
 def succeeded(conn: Connection, group: str, environment: str) -> list[dict[str, Any]]:

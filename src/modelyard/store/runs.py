@@ -86,6 +86,7 @@ def insert_run(
                 "uses": uses,
                 "status": "pending",
                 "attempts": 0,
+                "opened_attempt": 0,
                 "outputs": {},
                 "error": "",
             }
@@ -243,6 +244,7 @@ def _stage(row: Row[Any]) -> dict[str, Any]:
         "uses": row.uses,
         "status": row.status,
         "attempts": row.attempts,
+        "opened_attempt": row.opened_attempt,
         "started_at": _iso(row.started_at),
         "finished_at": _iso(row.finished_at),
         "outputs": dict(row.outputs or {}),

@@ -343,7 +343,7 @@ pipeline_runs = Table(
     Column("trigger_event_id", String(36), nullable=True),
     # "<pipeline> <group>/<version>" while the run is active, NULL after: one active run
     # per version per pipeline (NULLs never collide)
-    Column("active_key", String(140), nullable=True, unique=True),
+    Column("active_key", String(200), nullable=True, unique=True),
     Column("created_by", String(255), nullable=False),
     _time("created_at"),
     _time("updated_at"),
@@ -366,6 +366,9 @@ run_stages = Table(
     Column("uses", String(16), nullable=False),
     Column("status", String(16), nullable=False),  # pending|running|waiting|succeeded|failed|...
     Column("attempts", Integer, nullable=False, default=0),
+    # the attempt that began the current execution (a retry begins one, a resume does not):
+    # approval requests and deployments of earlier executions are not this one's
+    Column("opened_attempt", Integer, nullable=False, default=0),
     _time("started_at", nullable=True),
     _time("finished_at", nullable=True),
     Column("outputs", JSON, nullable=False, default=dict),
@@ -428,12 +431,13 @@ deployments = Table(
     Column("kind", String(16), nullable=False),  # deploy|rollback|auto_rollback
     Column("status", String(16), nullable=False),  # in_progress|succeeded|failed|rolled_back
     Column("run_id", Id, nullable=True),
+    Column("run_attempt", Integer, nullable=True),  # the stage attempt that started it
     Column("actor", String(255), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("error", Text, nullable=False, default=""),
     _time("started_at"),
     _time("finished_at", nullable=True),
     # "<group>@<environment>" while in progress: one deployment per environment at a time
-    Column("active_key", String(140), nullable=True, unique=True),
+    Column("active_key", String(200), nullable=True, unique=True),
     Index("ix_deployments_env", "group_name", "environment", "id"),
 )

@@ -35,6 +35,8 @@ def run(ctx: StageContext) -> Outcome:
         deployment = ctx.engine.start_deployment(ctx.work, environment)
     except ModelyardError as e:
         return failed(str(e), environment=environment)
+    if deployment is None or deployment["status"] != "in_progress":
+        return _already(ctx, environment, deployment)
     was = deployment["previous_version"]
     ctx.log(
         f"deployment #{deployment['id']}: {ctx.work.version.group}@{environment} -> "
@@ -45,7 +47,10 @@ def run(ctx: StageContext) -> Outcome:
         "environment": environment,
         "previous_version": was,
     }
-    error = _hook(ctx, ctx.stage.get("hook"), deployment) or _check(ctx, ctx.stage.get("check"))
+    try:
+        error = _hook(ctx, ctx.stage.get("hook"), deployment) or _check(ctx, ctx.stage.get("check"))
+    except Exception as e:  # never leave the environment locked by an in-progress deployment
+        error = f"deploy stage error: {type(e).__name__}: {e}"
     rollback = bool(ctx.stage["rollback_on_failure"])
     finished = ctx.engine.end_deployment(ctx.work, deployment, error=error, roll_back=rollback)
     outputs["status"] = finished["status"]
@@ -57,6 +62,19 @@ def run(ctx: StageContext) -> Outcome:
         ctx.log(f"{error}; rolled {environment} back to {back}")
         return failed(f"{error}; rolled {environment} back to {back}", **outputs)
     return failed(error, **outputs)
+
+
+def _already(ctx: StageContext, environment: str, deployment: Mapping[str, Any] | None) -> Outcome:
+    """Nothing to deploy: the environment serves the version already, or this stage's
+    deployment finished before the worker running it died."""
+    if deployment is None:
+        ctx.log(f"{ctx.work.version.group}@{environment} already serves this version")
+        return succeeded(environment=environment, deployment=None, status="unchanged")
+    ctx.log(f"deployment #{deployment['id']} already {deployment['status']}")
+    outputs = {"deployment": deployment["id"], "environment": environment}
+    if deployment["status"] == "succeeded":
+        return succeeded(**outputs, status="succeeded")
+    return failed(deployment["error"] or deployment["status"], **outputs)
 
 
 def _hook(ctx: StageContext, hook: Mapping[str, Any] | None, deployment: Mapping[str, Any]) -> str:

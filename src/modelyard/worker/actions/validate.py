@@ -55,7 +55,13 @@ def _custom_checks(ctx: StageContext) -> Outcome | None:
     return failed(why, check=result.failed, values=result.values)
 
 
+KEYED = ("metrics", "params", "tags", "metadata")  # their keys may contain dots
+
+
 def _lookup(document: Mapping[str, Any], path: str) -> Any:
+    prefix, _, key = path.partition(".")
+    if prefix in KEYED:
+        return document[prefix].get(key, _MISSING)
     value: Any = document
     for step in path.split("."):
         if not isinstance(value, Mapping) or step not in value:

@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("trigger", sa.String(80), nullable=False),
         sa.Column("trigger_event_id", sa.String(36), nullable=True),
-        sa.Column("active_key", sa.String(140), nullable=True, unique=True),
+        sa.Column("active_key", sa.String(200), nullable=True, unique=True),
         sa.Column("created_by", sa.String(255), nullable=False),
         sa.Column("created_at", _TIME, nullable=False),
         sa.Column("updated_at", _TIME, nullable=False),
@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("uses", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("opened_attempt", sa.Integer(), nullable=False),
         sa.Column("started_at", _TIME, nullable=True),
         sa.Column("finished_at", _TIME, nullable=True),
         sa.Column("outputs", sa.JSON(), nullable=False),
@@ -120,12 +121,13 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("run_id", _ID, nullable=True),
+        sa.Column("run_attempt", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(255), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
         sa.Column("started_at", _TIME, nullable=False),
         sa.Column("finished_at", _TIME, nullable=True),
-        sa.Column("active_key", sa.String(140), nullable=True, unique=True),
+        sa.Column("active_key", sa.String(200), nullable=True, unique=True),
     )
     op.create_index("ix_deployments_env", "deployments", ["group_name", "environment", "id"])
 
