@@ -100,8 +100,8 @@ class Options:
     pg_url: str = DEFAULT_PG_URL  # a database on the server; others are created beside it
     pg_runs: int = 300
     pg_workers: tuple[int, ...] = (1, 3)
-    pg_latency_runs: int = 40
-    pg_rate: float = 4.0  # well under one worker's capacity: shows its idle wake-up
+    pg_latency_runs: int = 30
+    pg_rate: float = 2.0  # well under one worker's capacity: shows its idle wake-up
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -949,13 +949,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--pipelines-pg-latency-runs",
         type=int,
         default=d.pg_latency_runs,
-        help="pipelines: runs in the PostgreSQL latency pass (40)",
+        help="pipelines: runs in the PostgreSQL latency pass (30)",
     )
     p.add_argument(
         "--pipelines-pg-rate",
         type=float,
         default=d.pg_rate,
-        help="pipelines: PostgreSQL latency pass runs/s (4)",
+        help="pipelines: PostgreSQL latency pass runs/s (2)",
     )
 
 
