@@ -28,6 +28,17 @@ ROUTE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
+class Routed:
+    """What one routing pass did: events routed, deliveries they caused."""
+
+    events: int
+    deliveries: int
+
+    def __bool__(self) -> bool:
+        return self.events > 0
+
+
+@dataclass(frozen=True, slots=True)
 class Work:
     """One leased stream: its rule and the deliveries to attempt, in order."""
 
@@ -73,19 +84,19 @@ class DeliveryQueue:
             self._rules, self._indexes = rules, indexes_of(rules)
             self._fingerprint = fingerprint
 
-    def route(self, *, worker: str) -> int:
-        """Turn the next batch of undispatched events into deliveries; returns how many
-        events were routed (0: nothing to do, or another worker is routing)."""
+    def route(self, *, worker: str) -> Routed:
+        """Turn the next batch of undispatched events into deliveries (false: nothing to
+        do, or another worker is routing)."""
         with self._db.transaction(write=False) as conn:
             if not store.has_undispatched(conn):
-                return 0
+                return Routed(0, 0)
         now = self._clock()
         with self._db.transaction(write=True) as conn:
             if not store.take_router_lease(conn):
-                return 0
+                return Routed(0, 0)
             events = store.undispatched(conn, limit=ROUTE_BATCH)
             if not events:
-                return 0
+                return Routed(0, 0)
             self._load_rules(conn)
             rows = [
                 row
@@ -94,7 +105,7 @@ class DeliveryQueue:
             ]
             store.enqueue(conn, rows, now=now)
             store.mark_dispatched(conn, [event.seq for event in events])
-            return len(events)
+            return Routed(len(events), len(rows))
 
     def claim(self, *, worker: str, lease: timedelta, batch: int) -> Work | None:
         """Lease the most overdue stream; None when nothing is due."""

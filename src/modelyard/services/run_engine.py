@@ -80,6 +80,7 @@ class RunEngine(RunService, AliasMoves):
         engine = cls.__new__(cls)
         engine.__dict__.update(copy.copy(services).__dict__)
         engine.actor = "pipeline"
+        engine._specs = {}
         return engine
 
     def now(self) -> datetime:
@@ -115,31 +116,28 @@ class RunEngine(RunService, AliasMoves):
             if run["status"] not in store.ACTIVE or current is None:
                 store.update_run(conn, run_id, next_run_at=None, lease_until=None, leased_by=None)
                 return None
-            spec = pipeline_store.get_revision(conn, run["pipeline"], run["revision"])["spec"]
+            spec = self._spec(conn, run["pipeline"], run["revision"])
             stage = spec["stages"][current["position"]]
             version = version_store.load_versions(
                 conn, [version_store.version_id_of(conn, run["group"], run["version"])]
             )[0]
             resumed = current["status"] == "running"
             attempt = current["attempts"]
-            if current["status"] == "pending":
+            fresh = current["status"] == "pending"
+            if fresh or resumed:
                 attempt += 1
-                store.update_stage(
-                    conn,
-                    run_id,
-                    current["position"],
-                    status="running",
-                    attempts=attempt,
-                    opened_attempt=attempt,
-                    started_at=now,
-                )
-            elif resumed:
-                attempt += 1
-                store.update_stage(conn, run_id, current["position"], attempts=attempt)
+                changes: dict[str, Any] = {"attempts": attempt}
+                if fresh:
+                    changes |= {"status": "running", "opened_attempt": attempt}
+                    changes["started_at"] = now
+                store.update_stage(conn, run_id, current["position"], **changes)
+                current.update(changes)
+                if "started_at" in changes:
+                    current["started_at"] = _iso(now)
             if run["status"] != "running":
                 store.update_run(conn, run_id, status="running", updated_at=now)
-            run = store.get_run(conn, run_id)
-            if current["status"] == "pending":
+                run["status"] = "running"
+            if fresh:
                 self._stage_event(conn, run, current["position"], now)
             return StageWork(
                 run=run,
@@ -150,6 +148,17 @@ class RunEngine(RunService, AliasMoves):
                 resumed=resumed,
                 spec=spec,
             )
+
+    _specs: dict[tuple[str, int], Mapping[str, Any]]
+
+    def _spec(self, conn: Connection, pipeline: str, revision: int) -> Mapping[str, Any]:
+        """A revision's spec (revisions never change, so they are cached)."""
+        key = (pipeline, revision)
+        found = self._specs.get(key)
+        if found is None:
+            found = dict(pipeline_store.get_revision(conn, pipeline, revision)["spec"])
+            self._specs[key] = found
+        return found
 
     def renew(self, work: StageWork, *, worker: str, lease: timedelta) -> bool:
         """Extend our lease on the run while a long stage runs (False: we lost it)."""
@@ -171,50 +180,24 @@ class RunEngine(RunService, AliasMoves):
         now = self._clock()
         run_id, position = work.run["id"], work.position
         with self._db.transaction(write=True) as conn:
-            current = store.get_run(conn, run_id)
-            stage = current["stages"][position]
-            if (
-                current["status"] not in store.ACTIVE
-                or stage["status"]
-                not in (
-                    "running",
-                    WAITING,
-                )
-                or stage["attempts"] != work.attempt
-            ):
-                # cancelled (and perhaps retried) meanwhile: this outcome is stale
-                if current["status"] not in store.ACTIVE:
+            run = store.get_run(conn, run_id)
+            if _stale(run, work):  # cancelled (and perhaps retried) meanwhile
+                if run["status"] not in store.ACTIVE:
                     store.update_run(
                         conn, run_id, lease_until=None, leased_by=None, next_run_at=None
                     )
-                return current
-            values: dict[str, Any] = {"status": outcome.status, "outputs": dict(outcome.outputs)}
-            values["error"] = outcome.error
+                return run
+            values: dict[str, Any] = {
+                "status": outcome.status,
+                "outputs": dict(outcome.outputs),
+                "error": outcome.error,
+            }
             if outcome.status != WAITING:
                 values["finished_at"] = now
             store.update_stage(conn, run_id, position, **values)
-            run_values: dict[str, Any] = {
-                "updated_at": now,
-                "lease_until": None,
-                "leased_by": None,
-            }
-            last = position == len(current["stages"]) - 1
-            if outcome.status == WAITING:
-                run_values |= {"status": WAITING, "next_run_at": outcome.wake_at}
-            elif outcome.status == FAILED:
-                stage = current["stages"][position]["name"]
-                run_values |= {
-                    "status": FAILED,
-                    "error": f"stage {stage} failed: {outcome.error}",
-                    "finished_at": now,
-                    "next_run_at": None,
-                }
-            elif last:
-                run_values |= {"status": SUCCEEDED, "finished_at": now, "next_run_at": None}
-            else:
-                run_values |= {"status": "running", "next_run_at": now}
+            run_values = _next(run, position, outcome, now)
             store.update_run(conn, run_id, **run_values)
-            run = store.get_run(conn, run_id)
+            _patch(run, position, values, run_values)  # as now stored, without reading it
             if outcome.status != WAITING or work.stage["uses"] != "approval" or not work.resumed:
                 self._stage_event(conn, run, position, now)
             if run["status"] in (SUCCEEDED, FAILED):
@@ -462,3 +445,50 @@ class RunEngine(RunService, AliasMoves):
                 return f"started run {run['id']}"
         except (ConflictError, NotFoundError) as e:
             return f"no run started: {e}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _stale(run: Mapping[str, Any], work: StageWork) -> bool:
+    """Is ``work``'s outcome about an attempt the run no longer waits for?"""
+    stage = run["stages"][work.position]
+    return (
+        run["status"] not in store.ACTIVE
+        or stage["status"] not in ("running", WAITING)
+        or stage["attempts"] != work.attempt
+    )
+
+
+def _next(run: Mapping[str, Any], position: int, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The run's new state after a stage's outcome (its lease released)."""
+    values: dict[str, Any] = {"updated_at": now, "lease_until": None, "leased_by": None}
+    if outcome.status == WAITING:
+        return values | {"status": WAITING, "next_run_at": outcome.wake_at}
+    if outcome.status == FAILED:
+        stage = run["stages"][position]["name"]
+        return values | {
+            "status": FAILED,
+            "error": f"stage {stage} failed: {outcome.error}",
+            "finished_at": now,
+            "next_run_at": None,
+        }
+    if position == len(run["stages"]) - 1:
+        return values | {"status": SUCCEEDED, "finished_at": now, "next_run_at": None}
+    return values | {"status": "running", "next_run_at": now}
+
+
+def _patch(
+    run: dict[str, Any],
+    position: int,
+    stage_values: Mapping[str, Any],
+    run_values: Mapping[str, Any],
+) -> None:
+    """Apply stored changes to the in-memory run, in the shape ``get_run`` returns."""
+    shown = {k: _iso(v) if isinstance(v, datetime) else v for k, v in stage_values.items()}
+    run["stages"][position].update(shown)
+    for name in ("status", "error", "finished_at", "updated_at"):
+        if name in run_values:
+            value = run_values[name]
+            run[name] = _iso(value) if isinstance(value, datetime) else value

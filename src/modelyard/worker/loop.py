@@ -148,7 +148,8 @@ class Worker:
             try:
                 routed = self.queue.route(worker=self.name)
                 if routed:
-                    self._due.set()
+                    if routed.deliveries:  # senders have work only when rules matched
+                        self._due.set()
                     continue
                 self._maybe_prune()
                 if self.queue_has_due():

@@ -114,11 +114,13 @@ class RunWorker:
             thread.join(timeout=timeout)
 
     def _loop(self) -> None:
+        busy = False  # after a stage there is likely more: claim without the due-check read
         while not self._stop.is_set():
             try:
-                due = self.engine.next_due_at()
-                if due is not None and due <= self.engine.now():
+                due = None if busy else self.engine.next_due_at()
+                if busy or (due is not None and due <= self.engine.now()):
                     work = self.engine.claim(worker=self.name, lease=self._lease)
+                    busy = work is not None
                     if work is not None:
                         self.execute(work)
                         continue
