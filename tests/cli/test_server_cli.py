@@ -79,8 +79,11 @@ def test_first_start_creates_an_admin_and_a_private_token_file(
     assert httpx.get(f"{url}/api/v1/whoami").status_code == 401
     assert "modelyard_http_requests_total" in httpx.get(f"{url}/metrics").text
     assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "modelyard"
+    pipelines = httpx.get(f"{url}/api/v1/pipelines", headers={"Authorization": f"Bearer {token}"})
+    assert [p["name"] for p in pipelines.json()] == ["release"]  # the default, as init makes
     output = stop(process)
     assert f"its token is in {token_file}" in output
+    assert "created the default pipeline release" in output
     assert f"serving on {url}" in output
     assert token not in output, "the token must never be printed or logged"
     logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from modelyard.api.app import create_app
 from modelyard.config import Settings
 from modelyard.registry import Registry
+from modelyard.services.pipelines import ensure_default_pipeline
 from modelyard.worker.process import check_settings
 
 BOOTSTRAP_ADMIN = "admin"
@@ -72,9 +73,12 @@ def serve(settings: Settings) -> None:
     check_settings(settings)
     with Registry.open(settings=settings) as registry:
         boot = bootstrap_admin(registry, settings.home)
+        pipeline = boot.created and ensure_default_pipeline(registry)
     url = f"http://{settings.host}:{settings.port}"
     if boot.created:
         print(f"first start: created principal 'admin'; its token is in {boot.token_file}")
+    if pipeline:
+        print("first start: created the default pipeline release (modelyard pipeline show release)")
     else:
         print(f"admin token (from the first start): {boot.token_file}")
     print(f"modelyard serving on {url}  (API {url}/api/v1, docs {url}/docs)", flush=True)

@@ -6,8 +6,10 @@ import click
 
 from modelyard.cli.output import console, json_option, print_json, print_pairs, print_table
 from modelyard.cli.state import State, pass_state
-from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME, DEFAULT_RELEASE_PIPELINE
+from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME
 from modelyard.errors import ConfigError
+from modelyard.registry import Registry
+from modelyard.services.pipelines import ensure_default_pipeline
 
 QUICKSTART = """\
 modelyard is ready: {location}
@@ -51,12 +53,10 @@ def init(state: State, with_pipeline: bool) -> None:
             field="url",
         )
     registry = state.registry  # opening creates and migrates the store
+    assert isinstance(registry, Registry)  # not remote: refused above
     note = ""
-    if with_pipeline and not any(
-        p["name"] == DEFAULT_PIPELINE_NAME for p in registry.list_pipelines()
-    ):
-        applied = registry.apply_pipeline(DEFAULT_RELEASE_PIPELINE)
-        note = f"created the default pipeline {applied['pipeline']['name']}\n"
+    if with_pipeline and ensure_default_pipeline(registry):
+        note = f"created the default pipeline {DEFAULT_PIPELINE_NAME}\n"
     console.print(QUICKSTART.format(location=_location(state), pipeline=note))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.domain.access import ANY_GROUP, Action
+from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME, DEFAULT_RELEASE_PIPELINE
 from modelyard.domain.pipeline_spec import PipelineSpec, parse_pipeline
 from modelyard.domain.rules import Rule, validate_rule_name
 from modelyard.domain.targets import parse_target
@@ -128,3 +129,12 @@ def _check_revision(revision: int | None, *, field: str = "revision") -> None:
         isinstance(revision, bool) or not isinstance(revision, int) or not 1 <= revision <= MAX_ID
     ):
         raise ValidationError(f"{field}: must be a positive whole number", field=field)
+
+
+def ensure_default_pipeline(registry: PipelineService) -> bool:
+    """Apply the default ``release`` pipeline unless a pipeline of that name exists (for
+    ``modelyard init`` and a server's first start); True when it was created."""
+    if any(p["name"] == DEFAULT_PIPELINE_NAME for p in registry.list_pipelines()):
+        return False
+    registry.apply_pipeline(DEFAULT_RELEASE_PIPELINE)
+    return True
