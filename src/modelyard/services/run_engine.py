@@ -175,11 +175,14 @@ class RunEngine(RunService, AliasMoves):
             with self._db.transaction(write=True) as conn:
                 store.append_logs(conn, work.run["id"], work.position, lines, now=self._clock())
 
-    def finish(self, work: StageWork, outcome: Outcome) -> dict[str, Any]:
-        """Record the stage's outcome, move the run on, and release it."""
+    def finish(
+        self, work: StageWork, outcome: Outcome, *, logs: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Record the stage's outcome (and its last log lines), move the run on, release it."""
         now = self._clock()
         run_id, position = work.run["id"], work.position
         with self._db.transaction(write=True) as conn:
+            store.append_logs(conn, run_id, position, logs, now=now)
             run = store.get_run(conn, run_id)
             if _stale(run, work):  # cancelled (and perhaps retried) meanwhile
                 if run["status"] not in store.ACTIVE:

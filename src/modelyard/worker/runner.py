@@ -80,9 +80,8 @@ class RunWorker:
         finally:
             heartbeat.set()
             beat.join()
-            ctx.flush()
             shutil.rmtree(workdir, ignore_errors=True)
-        self.engine.finish(work, outcome)
+        self.engine.finish(work, outcome, logs=ctx.take_lines())  # one transaction for both
 
     def _heartbeat(self, work: StageWork, done: threading.Event) -> None:
         while not done.wait(self._lease.total_seconds() / 3):

@@ -53,10 +53,14 @@ class StageContext:
             self.flush()
 
     def flush(self) -> None:
+        self.engine.log(self.work, self.take_lines())
+
+    def take_lines(self) -> list[str]:
+        """The lines not written yet (the caller writes them)."""
         with self._lock:
             lines, self._buffer = self._buffer, []
             self._last_flush = time.monotonic()
-        self.engine.log(self.work, lines)
+        return lines
 
     def placeholders(self, **extra: str) -> dict[str, str]:
         run, version = self.work.run, self.work.version
