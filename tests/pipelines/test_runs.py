@@ -234,3 +234,43 @@ def test_validate_requires_fields_and_runs_custom_checks(release: Release) -> No
     stage = release.run(run["id"])["stages"][0]
     assert stage["error"] == "check failed: candidate.metrics.auc > 0.95"
     assert stage["outputs"]["values"] == {"candidate.metrics.auc": 0.91}
+
+
+class _Evil:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+def test_the_scan_stage_fails_a_dangerous_pickle_and_passes_safe_files(release: Release) -> None:
+    import pickle
+    import struct
+
+    release.apply("name: release\nstages:\n  - {name: scan, uses: scan}\n")
+    evil = release.alice.register_version(
+        "fraud",
+        release.make_artifact({"model.pkl": pickle.dumps(_Evil()), "README.md": b"# model\n"}),
+    )
+    run = release.admin.start_run("release", evil.reference)
+    release.step()
+    stage = release.run(run["id"])["stages"][0]
+    assert stage["status"] == "failed"
+    assert stage["error"].startswith("unsafe: model.pkl: posix.system (dangerous)")
+    assert stage["outputs"]["verdict"] == "unsafe"
+
+    header = b'{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}'
+    safetensors = struct.pack("<Q", len(header)) + header + b"\x00" * 8
+    safe = release.alice.register_version(
+        "fraud",
+        release.make_artifact(
+            {"model.safetensors": safetensors, "params.pkl": pickle.dumps({"lr": 0.1})}
+        ),
+    )
+    run = release.admin.start_run("release", safe.reference)
+    release.step()
+    stage = release.run(run["id"])["stages"][0]
+    assert stage["status"] == "succeeded"
+    assert stage["outputs"]["verdict"] == "clean"
+    statuses = {f["path"]: f["status"] for f in stage["outputs"]["files"]}
+    assert statuses == {"model.safetensors": "data_only", "params.pkl": "clean"}

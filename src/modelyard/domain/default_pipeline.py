@@ -23,7 +23,7 @@ stages:
   - name: validate            # the metrics the gate reads are there; the files are intact
     uses: validate
     require: [metrics.auc]
-  - name: scan                # unsafe-model scanning (records "not scanned" until it exists)
+  - name: scan                # unsafe-model scanning: fails on dangerous pickle imports
     uses: scan
   - name: quality             # CEL over the candidate and what production runs now
     uses: gate

@@ -1,5 +1,12 @@
-"""``scan``: a placeholder until unsafe-model scanning arrives (the security issue). It
-records that nothing was scanned — never "clean" — and lets the run go on."""
+"""``scan``: unsafe-model scanning of the version's files (``services/scanner.py``: picklescan
+for pickle-family files, data-only formats recognised, anything else reported as not
+scanned — never "clean").
+
+The stage fails when a file imports something picklescan lists as dangerous
+(``os.system``, ``eval``, …) or a file could not be scanned (error). Imports picklescan only
+calls *suspicious* (modules outside its safe list, such as a model's own classes) are logged
+for review and do not fail the stage; the report with every file's status is the stage's
+output. Idempotent: it only reads."""
 
 from __future__ import annotations
 
@@ -7,9 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelyard.services.run_engine import Outcome
-from modelyard.worker.actions.base import StageContext, succeeded
-
-NOT_SCANNED = "not scanned: unsafe-model scanning is not available yet"
+from modelyard.services.scanner import FileScan, scan_directory
+from modelyard.worker.actions.base import StageContext, failed, succeeded
 
 
 def idempotent(stage: Mapping[str, Any]) -> bool:
@@ -17,5 +23,26 @@ def idempotent(stage: Mapping[str, Any]) -> bool:
 
 
 def run(ctx: StageContext) -> Outcome:
-    ctx.log(NOT_SCANNED)
-    return succeeded(scan="not_scanned", reason=NOT_SCANNED)
+    report = scan_directory(ctx.materialize())
+    for file in report.files:
+        ctx.log(_line(file))
+    outputs = report.to_dict()
+    dangerous = [f for f in report.files if any("(dangerous)" in x for x in f.findings)]
+    if dangerous:
+        named = "; ".join(f"{f.path}: {', '.join(f.findings)}" for f in dangerous)
+        return failed(f"unsafe: {named}", **outputs)
+    broken = [f for f in report.files if f.status == "error"]
+    if broken:
+        named = "; ".join(f"{f.path}: {f.detail}" for f in broken)
+        return failed(f"could not scan: {named}", **outputs)
+    suspicious = [f for f in report.files if f.status == "unsafe"]
+    if suspicious:
+        ctx.log("suspicious imports (review them): " + "; ".join(f.path for f in suspicious))
+    ctx.log(f"scan verdict: {report.verdict} ({report.scanner})")
+    return succeeded(**outputs)
+
+
+def _line(file: FileScan) -> str:
+    found = f" {', '.join(file.findings)}" if file.findings else ""
+    detail = f" — {file.detail}" if file.detail else ""
+    return f"{file.path}: {file.status} ({file.kind}){found}{detail}"
