@@ -248,6 +248,7 @@ CASES = [
         {"name": "r-new", "pattern": {"type": ["group.created"]}, "targets": [{"type": "log"}]},
     ),
     Case("GET", "/api/v1/rules/{name}", "/api/v1/rules/hook", ALL),
+    Case("PATCH", "/api/v1/rules/{name}", "/api/v1/rules/hook", ADMIN, {"description": "d"}),
     Case("POST", "/api/v1/rules/{name}/disable", "/api/v1/rules/hook/disable", ADMIN),
     Case("POST", "/api/v1/rules/{name}/enable", "/api/v1/rules/hook/enable", ADMIN),
     Case(

@@ -128,3 +128,35 @@ def test_redrive_and_replay(run: Run, home: Path) -> None:
 def test_worker_refuses_a_remote_store(run: Run) -> None:
     result = run("--url", "http://127.0.0.1:9", "worker", code=2)
     assert "a worker runs on a store" in result.stderr
+
+
+def test_rule_update_rotates_a_webhook_secret(run: Run, tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.write_text("the-old-secret-value-1234")
+    new.write_text("the-new-secret-value-5678")
+    run(
+        "rule",
+        "create",
+        "hooks",
+        "--pattern",
+        PATTERN,
+        "--webhook",
+        "https://hooks.example.com/x",
+        "--secret-file",
+        str(old),
+    )
+    out = run(
+        "rule",
+        "update",
+        "hooks",
+        "--webhook",
+        "https://hooks.example.com/x",
+        "--secret-file",
+        str(new),
+        "--description",
+        "rotated",
+    ).output
+    assert "updated rule hooks (cloudevents, 1 target(s))" in out
+    assert json.loads(run("rule", "show", "hooks", "--json").output)["description"] == "rotated"
+    run("rule", "update", "hooks", code=2)
+    run("rule", "update", "pipeline-x", "--description", "no", code=2)

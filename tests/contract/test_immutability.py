@@ -43,6 +43,7 @@ MUTATORS = {
     "put_blob",  # stores bytes; versions are untouched
     # event rules and deliveries: they change no version
     "create_rule",
+    "update_rule",
     "enable_rule",
     "disable_rule",
     "delete_rule",

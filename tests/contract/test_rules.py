@@ -142,3 +142,36 @@ def test_event_history_and_deliveries_reject_bad_input(registry: Any) -> None:
         registry.replay_events("r", since="yesterday")
     assert caught.value.field == "since"
     assert registry.redrive_deliveries(rule="r") == 0
+
+
+def test_update_rule_in_place_keeps_redacted_secrets(registry: Any) -> None:
+    registry.create_rule("approved", PATTERN, [HOOK, {"type": "log"}], description="old")
+    shown = registry.get_rule("approved")
+    updated = registry.update_rule(
+        "approved",
+        targets=[{**shown["targets"][0], "url": "https://hooks.example.com/v2"}],
+        description="new",
+    )
+    assert updated["description"] == "new"
+    assert updated["pattern"] == PATTERN  # not given: kept
+    assert [t["url"] for t in updated["targets"]] == ["https://hooks.example.com/v2"]
+    assert updated["targets"][0]["secret"] == "********"
+    rotated = registry.update_rule(
+        "approved", targets=[{**HOOK, "secret": "a-brand-new-secret-value"}]
+    )
+    assert rotated["targets"][0]["url"] == HOOK["url"]
+    event = registry.list_events(type="rule.updated", limit=1)[0]
+    assert event["data"]["changes"]["targets"][0]["secret"] == "********"
+    assert "a-brand-new-secret-value" not in str(registry.list_events(limit=20))
+    with pytest.raises(ValidationError, match="at least one") as caught:
+        registry.update_rule("approved")
+    assert caught.value.field == "rule"
+    with pytest.raises(ValidationError) as caught:
+        registry.update_rule("approved", pattern={"type": "not-a-list"})
+    assert caught.value.field == "pattern.type"
+    assert registry.get_rule("approved")["pattern"] == PATTERN  # unchanged after the refusal
+    with pytest.raises(NotFoundError):
+        registry.update_rule("missing", description="x")
+    cleared = registry.update_rule("approved", transform={"input_path": "$.data"})
+    assert cleared["transform"] == {"input_path": "$.data"}
+    assert registry.update_rule("approved", transform={})["transform"] is None

@@ -445,3 +445,26 @@ def test_unreachable_webhooks_are_retried_with_the_error_recorded(
     [pending] = store.list_deliveries(status="pending")
     assert pending["attempts"] == 1 and "ConnectError" in pending["last_error"]
     assert pending["next_attempt_at"] is not None
+
+
+def test_updating_a_rule_signs_with_the_new_secret_and_drops_removed_targets(
+    store: Registry, receiver: Receiver
+) -> None:
+    store.create_rule("groups", {"type": ["group.created"]}, [webhook(receiver), {"type": "log"}])
+    store.create_group("queued")
+    worker = worker_for(store)
+    worker.queue.route(worker="test")  # two deliveries queued, one per target
+    rotated = "a-rotated-secret-0123456789"
+    store.update_rule("groups", targets=[webhook(receiver, secret=rotated)])
+    worker.step()
+    [request] = receiver.delivered()
+    assert delivery.verify_signature(
+        rotated,
+        event_id=request.event_id,
+        timestamp=request.headers[delivery.HEADER_TIMESTAMP],
+        body=request.body,
+        signature=request.headers[delivery.HEADER_SIGNATURE],
+        now=time.time(),
+    )
+    [cancelled] = store.list_deliveries(status="cancelled")
+    assert cancelled["target"] == 1 and cancelled["last_error"] == "target removed from the rule"

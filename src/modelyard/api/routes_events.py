@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from modelyard.api.deps import Caller
 from modelyard.api.responses import JSON, created
-from modelyard.api.schemas import ERRORS, Redrive, Replay, RuleCreate, RuleTest
+from modelyard.api.schemas import ERRORS, Redrive, Replay, RuleCreate, RuleTest, RuleUpdate
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERRORS)
 Limit = Annotated[int, Query(description="1 to 1000.")]
@@ -37,6 +37,21 @@ async def list_rules(registry: Caller) -> JSON:
 @router.get("/rules/{name}")
 async def get_rule(name: str, registry: Caller) -> JSON:
     return JSON(registry.get_rule(name))
+
+
+@router.patch("/rules/{name}")
+async def update_rule(name: str, body: RuleUpdate, registry: Caller) -> JSON:
+    """Change a rule in place; what is not given stays."""
+    return JSON(
+        registry.update_rule(
+            name,
+            pattern=body.pattern,
+            targets=body.targets,
+            format=body.format,
+            transform=body.transform,
+            description=body.description,
+        )
+    )
 
 
 @router.post("/rules/{name}/enable")

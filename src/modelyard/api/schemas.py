@@ -97,6 +97,17 @@ class RuleCreate(Body):
     enabled: bool = True
 
 
+class RuleUpdate(Body):
+    pattern: dict[str, Any] | str | None = None
+    targets: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Replaces every target; a secret of ******** keeps the stored one.",
+    )
+    format: str | None = None
+    transform: dict[str, Any] | None = Field(default=None, description="{} removes it.")
+    description: str | None = None
+
+
 class RuleTest(Body):
     event: dict[str, Any]
 

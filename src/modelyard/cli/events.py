@@ -91,16 +91,7 @@ def rule_create(
     as_json: bool,
 ) -> None:
     """Create rule NAME: events matching --pattern go to every target."""
-    specs = [read_json(t, field=f"targets[{i}]") for i, t in enumerate(targets)]
-    if webhook is not None:
-        if secret_file is None:
-            raise ValidationError(
-                "secret_file: --webhook needs --secret-file (the signing secret)",
-                field="secret_file",
-            )
-        specs.append({"type": "webhook", "url": webhook, "secret": _secret(secret_file)})
-    elif secret_file is not None:
-        raise ValidationError("secret_file: only used with --webhook", field="secret_file")
+    specs = _target_specs(targets, webhook, secret_file)
     if not specs:
         raise ValidationError("targets: give at least one --target or --webhook", field="targets")
     created = state.registry.create_rule(
@@ -116,6 +107,75 @@ def rule_create(
         print_json(created)
         return
     console.print(f"created rule {name} ({created['format']}, {len(specs)} target(s))")
+
+
+def _target_specs(
+    targets: tuple[str, ...], webhook: str | None, secret_file: Path | None
+) -> list[Any]:
+    """``--target`` JSON (or @FILE) specs, plus the ``--webhook`` shortcut."""
+    specs = [read_json(t, field=f"targets[{i}]") for i, t in enumerate(targets)]
+    if webhook is not None:
+        if secret_file is None:
+            raise ValidationError(
+                "secret_file: --webhook needs --secret-file (the signing secret)",
+                field="secret_file",
+            )
+        specs.append({"type": "webhook", "url": webhook, "secret": _secret(secret_file)})
+    elif secret_file is not None:
+        raise ValidationError("secret_file: only used with --webhook", field="secret_file")
+    return specs
+
+
+@rule.command("update")
+@click.argument("name")
+@click.option("--pattern", help="A new event pattern: JSON, or @FILE holding it.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="Replace the targets with these (JSON or @FILE; repeatable). A webhook secret of "
+    "******** keeps the stored one.",
+)
+@click.option("--webhook", help="Shortcut for a webhook target at this URL (needs --secret-file).")
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="File holding the --webhook signing secret (16+ characters).",
+)
+@click.option(
+    "--format", "format_", type=click.Choice(["cloudevents", "sagemaker"]), help="New format."
+)
+@click.option("--transform", help="New input transform JSON (or @FILE); '{}' removes it.")
+@click.option("--description", help="New description.")
+@json_option
+@pass_state
+def rule_update(
+    state: State,
+    name: str,
+    pattern: str | None,
+    targets: tuple[str, ...],
+    webhook: str | None,
+    secret_file: Path | None,
+    format_: str | None,
+    transform: str | None,
+    description: str | None,
+    as_json: bool,
+) -> None:
+    """Change rule NAME in place (what is not given stays), e.g. to rotate a webhook secret.
+    Pending deliveries to targets it no longer has are cancelled."""
+    specs = _target_specs(targets, webhook, secret_file)
+    updated = state.registry.update_rule(
+        name,
+        pattern=read_json(pattern, field="pattern") if pattern else None,
+        targets=specs or None,
+        format=format_,
+        transform=read_json(transform, field="transform") if transform else None,
+        description=description,
+    )
+    if as_json:
+        print_json(updated)
+        return
+    console.print(f"updated rule {name} ({updated['format']}, {len(updated['targets'])} target(s))")
 
 
 @rule.command("list")

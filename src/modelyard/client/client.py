@@ -402,6 +402,26 @@ class Client:
     def get_rule(self, name: str) -> dict[str, Any]:
         return dict(self._get(f"/rules/{_q(name)}"))
 
+    def update_rule(
+        self,
+        name: str,
+        *,
+        pattern: Mapping[str, Any] | str | None = None,
+        targets: Sequence[Mapping[str, Any]] | None = None,
+        format: str | None = None,
+        transform: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        given = {
+            "pattern": pattern,
+            "targets": None if targets is None else list(targets),
+            "format": format,
+            "transform": transform,
+            "description": description,
+        }
+        body = {k: v for k, v in given.items() if v is not None}
+        return dict(self._send("PATCH", f"/rules/{_q(name)}", body))
+
     def enable_rule(self, name: str) -> dict[str, Any]:
         return dict(self._send("POST", f"/rules/{_q(name)}/enable"))
 

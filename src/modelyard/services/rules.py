@@ -7,6 +7,7 @@ from typing import Any
 
 from modelyard.domain.access import Action
 from modelyard.domain.rules import Rule, parse_rule, validate_rule_name
+from modelyard.domain.targets import REDACTED
 from modelyard.errors import ConflictError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.services.routing import SageMakerIdentity, view_of
@@ -104,6 +105,73 @@ class RuleService(ServiceBase):
             )
             return store.get_rule(conn, name).to_dict()
 
+    def update_rule(
+        self,
+        name: str,
+        *,
+        pattern: Mapping[str, Any] | str | None = None,
+        targets: Sequence[Mapping[str, Any]] | None = None,
+        format: str | None = None,
+        transform: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Change a rule in place (what is not given stays). ``targets`` replaces them all; a
+        webhook target whose ``secret`` is ``********`` (as reads show it) keeps the secret of
+        the webhook at the same position, so a read rule can be edited and sent back.
+        ``transform={}`` removes the transform. Pending deliveries to removed targets are
+        cancelled; the rule keeps seeing events from when it was created or enabled."""
+        validate_rule_name(name, field="rule")
+        _not_a_trigger(name)
+        now = self._clock()
+        with self._write() as conn:
+            self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
+            old = store.get_rule(conn, name)
+            before = old.to_dict()  # secrets redacted, as in every read
+            given = {
+                "pattern": pattern,
+                "targets": targets,
+                "format": format,
+                "transform": transform,
+                "description": description,
+            }
+            changed = sorted(k for k, v in given.items() if v is not None)
+            if not changed:
+                raise ValidationError(
+                    "rule: give at least one of pattern, targets, format, transform, description",
+                    field="rule",
+                )
+            rule = parse_rule(
+                name=name,
+                pattern=pattern if pattern is not None else old.pattern.source,
+                targets=_keep_secrets(targets, old) if targets is not None else _stored(old),
+                format=format if format is not None else (None if pattern else old.format),
+                transform=transform
+                if transform is not None
+                else (dict(old.transform.spec) if old.transform else None),
+                description=description if description is not None else old.description,
+                enabled=old.enabled,
+            )
+            store.replace_rule(conn, rule, now=now)
+            cancelled = delivery_store.cancel_targets(
+                conn, old.id, from_index=len(rule.targets), now=now
+            )
+            updated = store.get_rule(conn, name).to_dict()
+            self._record(
+                conn,
+                action="rule.update",
+                resource=f"rule:{name}",
+                event_type="rule.updated",
+                data={
+                    "group": None,
+                    "rule": {"name": name},
+                    "changes": {field: updated[field] for field in changed},
+                    "previous": {field: before[field] for field in changed},
+                    "cancelled_deliveries": cancelled,
+                },
+                now=now,
+            )
+            return updated
+
     def delete_rule(self, name: str) -> None:
         """Delete a rule; its pending deliveries are cancelled, its history is kept."""
         validate_rule_name(name, field="rule")
@@ -162,6 +230,25 @@ def evaluate(rule: Rule, event: Mapping[str, Any], identity: SageMakerIdentity) 
         "input": rule.render(view) if matched and view is not None else None,
         "targets": [t.describe for t in rule.targets],
     }
+
+
+def _stored(rule: Rule) -> list[dict[str, Any]]:
+    return [t.to_dict() for t in rule.targets]
+
+
+def _keep_secrets(targets: Sequence[Mapping[str, Any]], old: Rule) -> object:
+    """Targets with a redacted webhook secret take the stored one at the same position
+    (anything that is not a list of targets is left for validation to refuse)."""
+    if isinstance(targets, str | bytes | Mapping) or not isinstance(targets, Sequence):
+        return targets
+    kept: list[object] = []
+    for i, target in enumerate(targets):
+        redacted = isinstance(target, Mapping) and target.get("secret") == REDACTED
+        if redacted and i < len(old.targets) and "secret" in old.targets[i].config:
+            kept.append({**target, "secret": old.targets[i].config["secret"]})
+        else:
+            kept.append(target)
+    return kept
 
 
 def _summary(rule: Mapping[str, Any]) -> dict[str, Any]:

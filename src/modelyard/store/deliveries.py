@@ -422,6 +422,17 @@ def redrive(conn: Connection, ids: Iterable[int] | None, *, rule: str | None, no
     return len(rows)
 
 
+def cancel_targets(conn: Connection, rule_id: int, *, from_index: int, now: datetime) -> int:
+    """Cancel a rule's pending deliveries to targets it no longer has (``from_index`` on)."""
+    d = deliveries.c
+    done = conn.execute(
+        update(deliveries)
+        .where(d.rule_id == rule_id, d.target_index >= from_index, d.status == PENDING)
+        .values(status=CANCELLED, finished_at=now, last_error="target removed from the rule")
+    )
+    return int(done.rowcount or 0)
+
+
 def cancel_rule(conn: Connection, rule_id: int, *, now: datetime) -> int:
     """A deleted rule's pending deliveries are cancelled (kept for history)."""
     d = deliveries.c

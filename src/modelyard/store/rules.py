@@ -62,6 +62,23 @@ def rules_fingerprint(conn: Connection) -> tuple[Any, ...]:
     return tuple(row)
 
 
+def replace_rule(conn: Connection, rule: Rule, *, now: datetime) -> None:
+    """Store ``rule``'s pattern, format, targets, transform and description under its name."""
+    conn.execute(
+        update(rules)
+        .where(rules.c.name == rule.name)
+        .values(
+            pattern=rule.pattern.source,
+            format=rule.format,
+            targets=[t.to_dict() for t in rule.targets],
+            transform=dict(rule.transform.spec) if rule.transform else None,
+            description=rule.description,
+            updated_at=now,
+            revision=rules.c.revision + 1,
+        )
+    )
+
+
 def set_enabled(conn: Connection, name: str, enabled: bool, *, now: datetime) -> None:
     """Enabling starts the rule afresh: it sees events committed after this change."""
     values: dict[str, Any] = {
