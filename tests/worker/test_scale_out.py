@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -114,3 +115,20 @@ def _check(receiver: Receiver, expected: dict[str, list[str]]) -> None:
     position = {event_id: i for i, event_id in enumerate(ids)}
     for group, in_order in expected.items():
         assert sorted(in_order, key=position.__getitem__) == in_order, f"{group} out of order"
+
+
+@pytest.mark.postgres
+def test_workers_hear_of_other_processes_events_on_postgresql(
+    pg_store: tuple[str, Registry], tmp_path: Path
+) -> None:
+    """LISTEN/NOTIFY: a commit with an event in one process wakes listeners in another
+    (here: another engine, with its own connections), without waiting for the poll."""
+    import threading
+
+    url, writer = pg_store
+    heard = threading.Event()
+    with Registry.open(tmp_path / "other", db_url=url, blobs_url=f"file://{tmp_path}/b") as other:
+        other.delivery_queue().subscribe(heard.set)
+        time.sleep(0.2)  # the listener connects
+        writer.create_group("announced")
+        assert heard.wait(timeout=10), "no notification arrived"

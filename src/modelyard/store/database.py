@@ -8,6 +8,7 @@ PostgreSQL needs none of that; row locks do the serialising there.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -26,6 +27,10 @@ SCHEMA_REVISION = "0005"
 _WRITE = "modelyard_write"
 _EVENTS = "modelyard_events"  # conn.info flag: this transaction wrote an outbox event
 SQLITE_BUSY_TIMEOUT_S = 30.0
+CHANNEL = "modelyard_events"  # PostgreSQL NOTIFY channel: a transaction wrote an event
+LISTEN_POLL_S = 0.5  # how often the listener thread checks that it should stop
+COALESCE_S = 0.025  # notifications this close together make one wake-up
+log = logging.getLogger("modelyard.worker")
 
 
 class Database:
@@ -42,10 +47,20 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._commit_listeners: list[Callable[[], None]] = []
+        self._listener: _Listener | None = None
 
     def add_commit_listener(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after each commit that wrote an outbox event (``mark_event``)."""
+        """Call ``callback`` after each commit that wrote an outbox event (``mark_event``):
+        in this process at once; on PostgreSQL also for other processes' commits, through
+        ``LISTEN``/``NOTIFY`` (a thread with its own connection, started on first use)."""
         self._commit_listeners.append(callback)
+        if not self.is_sqlite and self._listener is None:
+            self._listener = _Listener(self.engine, self._notify)
+            self._listener.start()
+
+    def _notify(self) -> None:
+        for callback in self._commit_listeners:
+            callback()
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:
@@ -117,12 +132,54 @@ class Database:
         return None if revision is None else str(revision)
 
     def dispose(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
         self.engine.dispose()
 
 
 def mark_event(conn: Connection) -> None:
-    """Note that ``conn``'s transaction wrote an event (commit listeners run after it)."""
+    """Note that ``conn``'s transaction wrote an event: commit listeners run after it (and,
+    on PostgreSQL, other processes' listeners hear of it when it commits)."""
+    if not conn.info.get(_EVENTS) and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"NOTIFY {CHANNEL}")
     conn.info[_EVENTS] = True
+
+
+class _Listener:
+    """Listens for other processes' event commits on PostgreSQL and calls ``on_event``."""
+
+    def __init__(self, engine: Engine, on_event: Callable[[], None]) -> None:
+        self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._on_event = on_event
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="db-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stop.is_set():
+                        if any(True for _ in conn.notifies(timeout=LISTEN_POLL_S)):
+                            # one wake-up per burst: a busy store notifies hundreds of
+                            # times a second, and each wake-up costs every thread a query
+                            self._stop.wait(COALESCE_S)
+                            for _ in conn.notifies(timeout=0.001):
+                                pass
+                            self._on_event()
+            except Exception:  # the database went away: try again, the poll covers the gap
+                log.warning("listening for event notifications failed; retrying", exc_info=True)
+                self._stop.wait(1.0)
 
 
 def _create_engine(url: str, *, echo: bool) -> Engine:
