@@ -91,6 +91,9 @@ def test_bad_rules_exit_2_naming_the_field_and_change_nothing(run: Run, tmp_path
 def test_events_show_lists_every_attempt(run: Run, home: Path) -> None:
     run("rule", "create", "r", "--pattern", PATTERN, "--target", '{"type": "log"}')
     run("group", "create", "fraud")
+    with Registry.open(home) as registry:
+        waiting = registry.list_events(type="group.created")[0]["id"]
+    assert "not routed to rules yet" in run("events", "show", waiting).output
     deliver(home)
     with Registry.open(home) as registry:
         event_id = registry.list_events(type="group.created")[0]["id"]

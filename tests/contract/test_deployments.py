@@ -25,6 +25,8 @@ def test_production_needs_an_approved_version(versions: Any) -> None:
         versions.deploy("fraud/1", to="production")
     assert caught.value.field == "environment"
     assert versions.list_aliases("fraud") == {}
+    refused = versions.audit_log(outcome="denied", limit=1)[0]
+    assert (refused.action, refused.resource) == ("deployment.start", "fraud@production")
     versions.approve_version("fraud/1", comment="ok")
     done = versions.deploy("fraud/1", to="production", reason="first release")
     assert (done["version"], done["status"], done["kind"]) == (1, "succeeded", "deploy")

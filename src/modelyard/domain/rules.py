@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from modelyard.domain.patterns import Pattern, compile_pattern
 from modelyard.domain.targets import Target, parse_target
+from modelyard.domain.times import iso_z_or_none
 from modelyard.domain.transform import Transform, parse_transform
 from modelyard.errors import ValidationError
 
@@ -70,13 +71,9 @@ class Rule:
             "transform": dict(self.transform.spec) if self.transform else None,
             "enabled": self.enabled,
             "created_by": self.created_by,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso_z_or_none(self.created_at),
+            "updated_at": iso_z_or_none(self.updated_at),
         }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 def parse_rule(

@@ -32,8 +32,6 @@ from urllib.parse import urlsplit
 from modelyard.errors import ValidationError
 
 TARGET_TYPES: Final = ("webhook", "sqs", "sns", "eventbridge", "log", "pipeline")
-#: Types later features add; named so a rule using one gets a precise error, not "unknown".
-FUTURE_TYPES: Final[dict[str, str]] = {}
 MIN_SECRET_LENGTH: Final = 16
 DEFAULT_TIMEOUT_S: Final = 10.0
 MAX_TIMEOUT_S: Final = 60.0
@@ -132,12 +130,6 @@ def parse_target(spec: object, *, field: str = "targets[0]") -> Target:
     if not isinstance(spec, Mapping):
         raise ValidationError(f"{field}: must be an object with a 'type'", field=field)
     kind = spec.get("type")
-    if kind in FUTURE_TYPES:
-        raise ValidationError(
-            f"{field}.type: {kind!r} is not available yet ({FUTURE_TYPES[kind]}); "
-            f"use one of {', '.join(TARGET_TYPES)}",
-            field=f"{field}.type",
-        )
     if kind not in _FIELDS:
         raise ValidationError(
             f"{field}.type: {kind!r} is not a target type (one of {', '.join(TARGET_TYPES)})",

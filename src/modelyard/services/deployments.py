@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from modelyard.domain.access import Action
 from modelyard.domain.names import validate_alias_name, validate_group_name
+from modelyard.domain.times import iso_z
 from modelyard.domain.values import validate_text
 from modelyard.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.services.alias_moves import AliasMoves
@@ -89,10 +90,10 @@ class DeploymentService(AliasMoves):
         return {
             "group": group,
             "environment": env,
-            "time": moment.isoformat().replace("+00:00", "Z"),
+            "time": iso_z(moment),
             "version": last.version if last else None,
             "reference": f"{group}/{last.version}" if last and last.version else None,
-            "since": last.at.isoformat().replace("+00:00", "Z") if last else None,
+            "since": iso_z(last.at) if last else None,
             "by": last.actor if last else None,
         }
 

@@ -11,13 +11,13 @@ from modelyard.domain.access import Action
 from modelyard.domain.principals import parse_since
 from modelyard.domain.rule_index import RuleIndex
 from modelyard.domain.rules import validate_rule_name
+from modelyard.domain.times import iso_z_or_none
 from modelyard.errors import NotFoundError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.services.groups import check_limit
 from modelyard.services.routing import route_event
 from modelyard.store import deliveries as store
 from modelyard.store import rules as rule_store
-from modelyard.store.rows import utc
 
 STATUSES = (store.PENDING, store.DELIVERED, store.DEAD, store.CANCELLED)
 MAX_REPLAY = 100_000
@@ -137,6 +137,7 @@ class EventService(ServiceBase):
 
 
 def _delivery(row: dict[str, Any]) -> dict[str, Any]:
+    pending = row["status"] == "pending"
     shown = {
         "id": row["id"],
         "event_id": row["event_id"],
@@ -145,9 +146,9 @@ def _delivery(row: dict[str, Any]) -> dict[str, Any]:
         "status": row["status"],
         "attempts": row["attempts"],
         "replay": bool(row["replay"]),
-        "created_at": _iso(row["created_at"]),
-        "next_attempt_at": _iso(row["next_attempt_at"]) if row["status"] == "pending" else None,
-        "finished_at": _iso(row["finished_at"]),
+        "created_at": iso_z_or_none(row["created_at"]),
+        "next_attempt_at": iso_z_or_none(row["next_attempt_at"]) if pending else None,
+        "finished_at": iso_z_or_none(row["finished_at"]),
         "last_status_code": row["last_status_code"],
         "last_error": row["last_error"],
     }
@@ -157,7 +158,7 @@ def _delivery(row: dict[str, Any]) -> dict[str, Any]:
         shown["attempt_log"] = [
             {
                 "attempt": a["attempt"],
-                "at": _iso(a["started_at"]),
+                "at": iso_z_or_none(a["started_at"]),
                 "worker": a["worker"],
                 "ok": bool(a["ok"]),
                 "status_code": a["status_code"],
@@ -167,7 +168,3 @@ def _delivery(row: dict[str, Any]) -> dict[str, Any]:
             for a in row["attempt_log"]
         ]
     return shown
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else utc(moment).isoformat().replace("+00:00", "Z")

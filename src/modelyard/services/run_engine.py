@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 
 from modelyard.domain.approval import ApprovalStatus
 from modelyard.domain.model import ApprovalDecision, Version
+from modelyard.domain.times import iso_z
 from modelyard.errors import ConflictError, NotFoundError
 from modelyard.services.alias_moves import AliasMoves
 from modelyard.services.base import ServiceBase
@@ -133,7 +134,7 @@ class RunEngine(RunService, AliasMoves):
                 store.update_stage(conn, run_id, current["position"], **changes)
                 current.update(changes)
                 if "started_at" in changes:
-                    current["started_at"] = _iso(now)
+                    current["started_at"] = iso_z(now)
             if run["status"] != "running":
                 store.update_run(conn, run_id, status="running", updated_at=now)
                 run["status"] = "running"
@@ -348,7 +349,7 @@ class RunEngine(RunService, AliasMoves):
                     "approval_status": status.value,
                     "manifest_digest": before.manifest_digest,
                     "created_by": before.created_by,
-                    "created_at": before.created_at.isoformat().replace("+00:00", "Z"),
+                    "created_at": iso_z(before.created_at),
                     "comment": comment,
                     "decided_by": actor,
                     "run_id": work.run["id"],
@@ -450,10 +451,6 @@ class RunEngine(RunService, AliasMoves):
             return f"no run started: {e}"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _stale(run: Mapping[str, Any], work: StageWork) -> bool:
     """Is ``work``'s outcome about an attempt the run no longer waits for?"""
     stage = run["stages"][work.position]
@@ -489,9 +486,9 @@ def _patch(
     run_values: Mapping[str, Any],
 ) -> None:
     """Apply stored changes to the in-memory run, in the shape ``get_run`` returns."""
-    shown = {k: _iso(v) if isinstance(v, datetime) else v for k, v in stage_values.items()}
+    shown = {k: iso_z(v) if isinstance(v, datetime) else v for k, v in stage_values.items()}
     run["stages"][position].update(shown)
     for name in ("status", "error", "finished_at", "updated_at"):
         if name in run_values:
             value = run_values[name]
-            run[name] = _iso(value) if isinstance(value, datetime) else value
+            run[name] = iso_z(value) if isinstance(value, datetime) else value

@@ -17,6 +17,7 @@ from modelyard.domain.manifest import Manifest
 from modelyard.domain.model import ApprovalDecision, Lineage, Page, Version
 from modelyard.domain.names import validate_group_name, validate_key
 from modelyard.domain.references import Reference
+from modelyard.domain.times import iso_z
 from modelyard.domain.values import (
     MAX_DESCRIPTION_LENGTH,
     MAX_MODEL_CARD_LENGTH,
@@ -394,7 +395,7 @@ def _event_data(version: Version) -> dict[str, Any]:
         "approval_status": version.approval_status.value,
         "manifest_digest": version.manifest_digest,
         "created_by": version.created_by,
-        "created_at": version.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso_z(version.created_at),
     }
 
 

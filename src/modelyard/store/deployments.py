@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from modelyard.store.rows import utc, utc_or_none
+from modelyard.domain.times import iso_z, iso_z_or_none
 from modelyard.store.schema import deployments
 
 IN_PROGRESS, SUCCEEDED, FAILED, ROLLED_BACK = "in_progress", "succeeded", "failed", "rolled_back"
@@ -130,10 +130,6 @@ def _deployment(row: Row[Any]) -> dict[str, Any]:
         "actor": row.actor,
         "reason": row.reason,
         "error": row.error,
-        "started_at": _iso(utc(row.started_at)),
-        "finished_at": _iso(utc_or_none(row.finished_at)),
+        "started_at": iso_z(row.started_at),
+        "finished_at": iso_z_or_none(row.finished_at),
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select
 
+from modelyard.domain.times import iso_z
 from modelyard.errors import NotFoundError
-from modelyard.store.rows import utc
 from modelyard.store.schema import groups, pipelines
 
 
@@ -91,5 +91,5 @@ def _revision(row: Row[Any]) -> dict[str, Any]:
         "source": row.source,
         "spec": dict(row.spec),
         "created_by": row.created_by,
-        "created_at": utc(row.created_at).isoformat().replace("+00:00", "Z"),
+        "created_at": iso_z(row.created_at),
     }

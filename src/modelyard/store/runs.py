@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, or_, select, update
 
+from modelyard.domain.times import iso_z, iso_z_or_none
 from modelyard.errors import NotFoundError
-from modelyard.store.rows import utc, utc_or_none
+from modelyard.store.rows import utc_or_none
 from modelyard.store.schema import pipeline_runs, run_stages, stage_logs
 
 ACTIVE = ("queued", "running", "waiting")
@@ -208,15 +209,11 @@ def read_logs(
         {
             "id": row.id,
             "stage": row.position,
-            "at": utc(row.at).isoformat().replace("+00:00", "Z"),
+            "at": iso_z(row.at),
             "line": row.line,
         }
         for row in conn.execute(query)
     ]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else utc(moment).isoformat().replace("+00:00", "Z")
 
 
 def _run(row: Row[Any]) -> dict[str, Any]:
@@ -230,9 +227,9 @@ def _run(row: Row[Any]) -> dict[str, Any]:
         "status": row.status,
         "trigger": row.trigger,
         "created_by": row.created_by,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
-        "finished_at": _iso(row.finished_at),
+        "created_at": iso_z_or_none(row.created_at),
+        "updated_at": iso_z_or_none(row.updated_at),
+        "finished_at": iso_z_or_none(row.finished_at),
         "error": row.error,
     }
 
@@ -245,8 +242,8 @@ def _stage(row: Row[Any]) -> dict[str, Any]:
         "status": row.status,
         "attempts": row.attempts,
         "opened_attempt": row.opened_attempt,
-        "started_at": _iso(row.started_at),
-        "finished_at": _iso(row.finished_at),
+        "started_at": iso_z_or_none(row.started_at),
+        "finished_at": iso_z_or_none(row.finished_at),
         "outputs": dict(row.outputs or {}),
         "error": row.error,
     }
