@@ -8,8 +8,11 @@ Benchmarks: register (target 1), lookup (2), search (3), ingest (4), and, only w
 with --only, sqlvariants (today's search SQL vs hand-written rewrites; no target) and http
 (issue 3: the HTTP API vs MLflow's server, side by side; ~4 min a run, --http-quick ~2 min),
 events (issue 4: pattern matching, rule routing, webhook delivery throughput and latency, MLflow's
-webhooks; ~2 min) and pipelines (issue 5: the release-pipeline engine's overhead, runs/s on SQLite
-and PostgreSQL and stage dispatch latency; ~3 min). See docs/performance.md for the results.
+webhooks; ~2 min), pipelines (issue 5: the release-pipeline engine's overhead, runs/s on SQLite
+and PostgreSQL and stage dispatch latency; ~3 min) and blobs (issue 6: blob store ingest, download
+and ranged reads, plain vs encrypted, filesystem vs S3 on moto; ~5 min at 1 GiB, --blobs-mib for
+less), and scan (issue 6: registering a 500 MB pickle-free artifact with and without its
+unsafe-model scan; ~1 min). See docs/performance.md for the results.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from benchmarks.bench_events import run_events
 from benchmarks.bench_pipelines import add_arguments as add_pipelines_arguments
 from benchmarks.bench_pipelines import options_from as pipelines_options
 from benchmarks.bench_pipelines import run_pipelines
+from benchmarks.blobs import add_arguments as add_blobs_arguments
+from benchmarks.blobs import options_from as blobs_options
+from benchmarks.blobs import run_blobs
 from benchmarks.common import Measurement
 from benchmarks.http_api import QUICK, Counts, run_http
 from benchmarks.http_report import console_table
@@ -40,6 +46,9 @@ from benchmarks.machine import describe, machine_info
 from benchmarks.populate import Store, populated_store
 from benchmarks.register import run_register
 from benchmarks.report import console_report
+from benchmarks.scan import add_arguments as add_scan_arguments
+from benchmarks.scan import options_from as scan_options
+from benchmarks.scan import run_scan
 from benchmarks.search import SHAPES, run_search_bench
 from benchmarks.sql_variants import run_sql_variants
 
@@ -52,6 +61,8 @@ BENCHMARKS = (
     "http",
     "events",
     "pipelines",
+    "blobs",
+    "scan",
 )
 DEFAULT = ("register", "lookup", "search", "ingest")  # the others: only with --only
 REPO = Path(__file__).resolve().parent.parent
@@ -140,6 +151,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     add_events_arguments(p)
     add_pipelines_arguments(p)
+    add_blobs_arguments(p)
+    add_scan_arguments(p)
     p.add_argument(
         "--workdir",
         type=Path,
@@ -213,7 +226,7 @@ class _Session:
                 self.record(run_sql_variants(self.store(scale), reps=10, budget_s=10.0))
 
     def _run_issues(self, wanted: set[str]) -> None:
-        """The benchmarks of later issues (http, events, pipelines): only with --only."""
+        """The benchmarks of later issues (http, events, pipelines, blobs): only with --only."""
         args = self.args
         if "http" in wanted:
             print("\n== http (issue 3): modelyard vs MLflow over HTTP", flush=True)
@@ -231,6 +244,12 @@ class _Session:
         if "pipelines" in wanted:
             print("\n== pipelines (issue 5): run engine overhead, dispatch latency", flush=True)
             self.record(run_pipelines(args.workdir, pipelines_options(args)))
+        if "blobs" in wanted:
+            print("\n== blobs (issue 6): blob store backends and encryption at rest", flush=True)
+            self.record(run_blobs(args.workdir, blobs_options(args)))
+        if "scan" in wanted:
+            print("\n== scan (issue 6): unsafe-model scanning vs registration", flush=True)
+            self.record(run_scan(args.workdir, scan_options(args)))
 
     def cleanup(self) -> None:
         if not (self.args.keep or self.args.reuse):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shlex
 import threading
@@ -63,6 +64,7 @@ from modelyard.domain.search import parse_filter, parse_order_by
 from modelyard.domain.targets import parse_duration, parse_target
 from modelyard.worker.actions import ACTIONS as WORKER_ACTIONS
 from modelyard.worker.senders import WebhookSender
+from tests.signers import cli_sign, ec_keypair
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -232,10 +234,13 @@ def test_cli_md_examples_run_in_order(tmp_path: Path, monkeypatch: pytest.Monkey
     no_modelyard_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model_dir").mkdir()
-    (tmp_path / "model_dir" / "model.bin").write_bytes(b"weights v1\n")
+    # pickles with safe contents, so the scan finds them clean (production needs that)
+    (tmp_path / "model_dir" / "model.bin").write_bytes(pickle.dumps({"weights": [1]}))
     (tmp_path / "model_dir_v2").mkdir()
-    (tmp_path / "model_dir_v2" / "model.bin").write_bytes(b"weights v2\n")
+    (tmp_path / "model_dir_v2" / "model.bin").write_bytes(pickle.dumps({"weights": [2]}))
     (tmp_path / "model_dir_v2" / "config.json").write_text('{"max_depth": 8}\n')
+    alice_priv, _ = ec_keypair(tmp_path, "alice")  # alice.priv, alice.pub
+    cli_sign(tmp_path / "model_dir", alice_priv, tmp_path / "model.sig")  # the real model_signing
     (tmp_path / "card.md").write_text("# fraud-detector\n")
     (tmp_path / "webhook-secret.txt").write_text("whsec-4f9b2c7e1a8d6035b2e9c4a1\n")
     (tmp_path / "event.json").write_text(example_event(read("cli.md")))
@@ -259,7 +264,7 @@ def build_example_registry(home: Path) -> Registry:
     def artifact(name: str) -> Path:
         directory = home / "artifacts" / name
         directory.mkdir(parents=True)
-        (directory / "model.bin").write_bytes(name.encode())
+        (directory / "model.bin").write_bytes(pickle.dumps(name))  # scans clean
         return directory
 
     registry.create_group(
@@ -305,6 +310,7 @@ def build_example_registry(home: Path) -> Registry:
     registry.set_alias("fraud-detector", "champion", 2)
     registry.set_alias("fraud-detector", "challenger", 3)
     registry.approve_version("churn-model/1")  # production requires Approved
+    registry.scan_version("churn-model/1")  # … and a clean scan (a worker's job, normally)
     registry.set_alias("churn-model", "production", 1)
     registry.set_alias("churn-model", "champion", 2)
     return registry
@@ -719,7 +725,8 @@ def test_pipelines_md_examples_run_in_order(
     no_modelyard_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model_dir").mkdir()
-    (tmp_path / "model_dir" / "weights.bin").write_bytes(b"demo\n")
+    # what the quickstart's python line writes
+    (tmp_path / "model_dir" / "model.pkl").write_bytes(pickle.dumps({"weights": [0.12, -0.4]}))
     used = run_console_examples(PIPELINES, tmp_path / ".modelyard")
     assert {("init",), ("pipeline", "run"), ("worker", "--once"), ("approvals", "approve")} <= {
         u[:2] if len(u) > 1 else u for u in used

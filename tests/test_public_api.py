@@ -27,9 +27,13 @@ def test_all_is_pinned() -> None:
         "PermissionDeniedError",
         "PolicyError",
         "Registry",
+        "ReleasePolicy",
         "StorageError",
+        "TrustedKey",
         "ValidationError",
         "Version",
+        "VersionScan",
+        "VersionSignature",
         "capture_environment",
     ]
     for name in modelyard.__all__:

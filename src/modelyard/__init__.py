@@ -17,6 +17,10 @@ from modelyard.domain.model import (
     Page,
     Version,
 )
+from modelyard.domain.policies import ReleasePolicy
+from modelyard.domain.scans import VersionScan
+from modelyard.domain.signatures import VersionSignature
+from modelyard.domain.signing_keys import TrustedKey
 from modelyard.errors import (
     AuthenticationError,
     ConfigError,
@@ -55,8 +59,12 @@ __all__ = [
     "PermissionDeniedError",
     "PolicyError",
     "Registry",
+    "ReleasePolicy",
     "StorageError",
+    "TrustedKey",
     "ValidationError",
     "Version",
+    "VersionScan",
+    "VersionSignature",
     "capture_environment",
 ]

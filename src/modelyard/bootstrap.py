@@ -8,8 +8,12 @@ from pathlib import Path
 from modelyard.config import Settings
 from modelyard.errors import ConfigError
 from modelyard.store.blobs import BlobStore
+from modelyard.store.content_blobs import ContentBlobStore
 from modelyard.store.database import Database
-from modelyard.store.fs_blobs import FilesystemBlobStore
+from modelyard.store.fs_objects import FilesystemObjects
+from modelyard.store.keyring import KeyFile, Keyring, KmsKey
+from modelyard.store.objects import ObjectStore
+from modelyard.store.s3_objects import S3Objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,5 +34,50 @@ def open_stores(settings: Settings) -> Stores:
             ) from e
     db = Database(settings.resolved_db_url)
     db.migrate()
-    blobs = FilesystemBlobStore(settings.blobs_path)
+    blobs = open_blob_store(settings)
     return Stores(db=db, blobs=blobs, cache_dir=settings.resolved_cache_dir)
+
+
+def open_blob_store(settings: Settings) -> ContentBlobStore:
+    """The blob store at ``blobs_url``; a new store is marked (and keyed) for encryption
+    when ``blob_encryption`` is on, an existing one keeps the format it was created with."""
+    store = ContentBlobStore(_objects(settings))
+    marker = store.marker()
+    if marker:
+        encrypt = marker.get("encryption") == "aes-256-gcm"
+    else:
+        legacy = next(iter(store.objects.list("sha256/")), None) is not None
+        encrypt = settings.blob_encryption and not legacy
+        if encrypt and settings.kms_key_id is None:
+            KeyFile(settings.resolved_key_file).create()
+        store.write_marker(encrypt=encrypt)
+    store.keyring = open_keyring(settings)
+    if encrypt:
+        store.keyring.current  # noqa: B018 - fail now, naming the key file, not on first put
+    store.encrypt = encrypt
+    return store
+
+
+def open_keyring(settings: Settings) -> Keyring:
+    """The key-encryption keys: the KMS key (if configured) and the key file's keys."""
+    kms = None
+    if settings.kms_key_id:
+        import boto3
+
+        kms = KmsKey(settings.kms_key_id, boto3.session.Session().client("kms"))
+    return Keyring(KeyFile(settings.resolved_key_file), kms)
+
+
+def _objects(settings: Settings) -> ObjectStore:
+    url = settings.resolved_blobs_url
+    if url.startswith("s3://"):
+        bucket, prefix = settings.s3_location
+        return S3Objects(
+            bucket, prefix, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+        )
+    if url.startswith("file://"):
+        return FilesystemObjects(settings.blobs_path)
+    raise ConfigError(
+        f"blobs_url: {url!r} is neither file:///ABSOLUTE/PATH nor s3://BUCKET[/PREFIX]",
+        field="blobs_url",
+    )

@@ -11,6 +11,7 @@ from modelyard.services.aliases import AliasService
 from modelyard.services.artifacts import ArtifactService
 from modelyard.services.audit import AuditService
 from modelyard.services.base import Clock, utc_now
+from modelyard.services.blob_maintenance import BlobMaintenanceService
 from modelyard.services.blobs import BlobService
 from modelyard.services.delivery_queue import DeliveryQueue
 from modelyard.services.deployments import DeploymentService
@@ -18,9 +19,13 @@ from modelyard.services.discovery import DiscoveryService
 from modelyard.services.events import EventService
 from modelyard.services.groups import GroupService
 from modelyard.services.pipelines import PipelineService
+from modelyard.services.policies import PolicyService
 from modelyard.services.rules import RuleService
 from modelyard.services.run_engine import RunEngine
 from modelyard.services.runs import RunService
+from modelyard.services.scan_trust import parse_trusted_globals
+from modelyard.services.scans import ScanService
+from modelyard.services.signing import SigningService
 from modelyard.services.versions import VersionService
 
 
@@ -29,15 +34,19 @@ class Registry(
     VersionService,
     AliasService,
     DiscoveryService,
+    SigningService,  # before ArtifactService, which it builds on
     ArtifactService,
     AccessService,
     AuditService,
     BlobService,
+    BlobMaintenanceService,
     RuleService,
     EventService,
     DeploymentService,
     PipelineService,
+    PolicyService,
     RunService,
+    ScanService,
 ):
     """The modelyard Python API in local mode.
 
@@ -78,9 +87,12 @@ class Registry(
             actor=settings.actor,
             clock=clock,
             audit_key_file=settings.resolved_audit_key_file,
+            signing_key_file=settings.resolved_signing_key_file,
             sagemaker=(settings.sagemaker_account, settings.sagemaker_region),
         )
+        registry._scan_trusted_globals = parse_trusted_globals(settings.scan_trusted_globals)
         registry.ensure_admin(LOCAL_PRINCIPAL)
+        registry._sign_unsigned_versions()  # a store upgraded from before signed manifests
         return registry
 
     def delivery_queue(self) -> DeliveryQueue:

@@ -18,11 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from modelyard import Registry
 from modelyard.api import create_app
 from modelyard.worker.runner import RunWorker
 from tests.server import running_server
+from tests.signers import model_signing_bundle, public_pem
 
 ROLES = ("viewer", "contributor", "approver", "deployer", "admin")
 ALL = frozenset(ROLES)
@@ -32,6 +34,7 @@ ALIAS = frozenset({"contributor", "deployer", "admin"})
 PROTECTED = frozenset({"deployer", "admin"})
 ADMIN = frozenset({"admin"})
 RUN = frozenset({"contributor", "deployer", "admin"})  # pipeline.run
+SCAN = frozenset({"contributor", "approver", "deployer", "admin"})  # version.scan
 BAD_TOKENS = ("none", "expired", "revoked")
 
 BLOB = b"weights"
@@ -39,6 +42,8 @@ BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
 NEW_BLOB = b"x"
 NEW_SHA = hashlib.sha256(NEW_BLOB).hexdigest()
 V = "/api/v1/groups/fraud-a/versions/1"
+SIGNER, OTHER_SIGNER, NEW_SIGNER = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+SIGNATURE = model_signing_bundle({"model.bin": BLOB}, SIGNER)  # of fraud-a/1's files
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,31 @@ CASES = [
     ),
     Case("GET", "/api/v1/groups/{group}/versions/{selector}/approvals", V + "/approvals", ALL),
     Case("GET", "/api/v1/groups/{group}/versions/{selector}/lineage", V + "/lineage", ALL),
+    Case("GET", "/api/v1/groups/{group}/versions/{selector}/signatures", V + "/signatures", ALL),
+    Case(
+        "POST",
+        "/api/v1/groups/{group}/versions/{selector}/signatures",
+        V + "/signatures",
+        WRITE,
+        {"bundle": SIGNATURE},
+    ),
+    Case("GET", "/api/v1/signing/public-key", "/api/v1/signing/public-key", ALL),
+    Case("GET", "/api/v1/groups/{group}/trusted-keys", "/api/v1/groups/fraud-a/trusted-keys", ALL),
+    Case(
+        "POST",
+        "/api/v1/groups/{group}/trusted-keys",
+        "/api/v1/groups/fraud-a/trusted-keys",
+        ADMIN,
+        {"name": "new-signer", "public_key": public_pem(NEW_SIGNER)},
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/groups/{group}/trusted-keys/{name}",
+        "/api/v1/groups/fraud-a/trusted-keys/doomed-signer",
+        ADMIN,
+    ),
+    Case("GET", "/api/v1/groups/{group}/versions/{selector}/scan", V + "/scan", ALL),
+    Case("POST", "/api/v1/groups/{group}/versions/{selector}/scan", V + "/scan", SCAN),
     Case("GET", "/api/v1/versions", "/api/v1/versions", ALL, params={"filter": "version = 1"}),
     Case("POST", "/api/v1/blobs/missing", "/api/v1/blobs/missing", WRITE, {"digests": [BLOB_SHA]}),
     Case("PUT", "/api/v1/blobs/{sha256}", f"/api/v1/blobs/{NEW_SHA}", WRITE, content=NEW_BLOB),
@@ -195,6 +225,32 @@ CASES = [
         "/api/v1/groups/fraud-a/environments/staging/rollback",
         PROTECTED,
         {"reason": "bad canary"},
+    ),
+    Case("GET", "/api/v1/groups/{group}/policies", "/api/v1/groups/fraud-a/policies", ALL),
+    Case(
+        "GET",
+        "/api/v1/groups/{group}/policies/{target}",
+        "/api/v1/groups/fraud-a/policies/production",
+        ALL,
+    ),
+    Case(
+        "PUT",
+        "/api/v1/groups/{group}/policies/{target}",
+        "/api/v1/groups/fraud-a/policies/staging",
+        ADMIN,
+        {"clauses": ["scan == clean"]},
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/groups/{group}/policies/{target}",
+        "/api/v1/groups/fraud-a/policies/staging",
+        ADMIN,
+    ),
+    Case(
+        "GET",
+        "/api/v1/groups/{group}/versions/{selector}/policy/{target}",
+        V + "/policy/production",
+        ALL,
     ),
     Case(
         "POST",
@@ -315,6 +371,8 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     registrant.register_version("fraud-a", artifact)
     registry.set_alias("fraud-a", "champion", 1)
     registry.approve_version("fraud-a/1", comment="ok")  # production requires Approved
+    # … and by default a clean scan and the registry's signature; this world is about roles
+    registry.set_policy("fraud-a", "production", ["approved"])
     registry.set_alias("fraud-a", "production", 1)
     registry.apply_pipeline(
         "name: release\nstages:\n"
@@ -324,6 +382,8 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     RunWorker(registry.run_engine(), scratch=tmp_path / "scratch").step()  # opens request 1
     registry.create_rule("hook", {"type": [{"prefix": "version."}]}, [{"type": "log"}])
     registry.create_rule("doomed", {"type": ["alias.set"]}, [{"type": "log"}])
+    registry.add_trusted_key("fraud-a", "signer", public_pem(SIGNER))
+    registry.add_trusted_key("fraud-a", "doomed-signer", public_pem(OTHER_SIGNER))
     event_id = registry.list_events(limit=1)[0]["id"]
     registry.checkpoint_audit()
     with running_server(registry) as url:

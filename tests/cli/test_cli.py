@@ -221,9 +221,10 @@ def test_corrupted_blob_is_an_integrity_error(
     run("group", "create", "g")
     run("version", "register", "g", str(model_dir))
     digest = hashlib.sha256((model_dir / "model.pkl").read_bytes()).hexdigest()
-    blob = home / "blobs" / "sha256" / digest[:2] / digest[2:]
+    blob = home / "blobs" / "enc" / digest[:2] / digest[2:]  # new stores encrypt
     os.chmod(blob, 0o644)
-    blob.write_bytes(b"evil" + blob.read_bytes()[4:])
+    data = blob.read_bytes()
+    blob.write_bytes(data[:40] + b"evil" + data[44:])  # inside the first sealed chunk
     result = run("version", "download", "g/1", str(tmp_path / "out"), code=1)
     assert "'model.pkl' is corrupted" in result.stderr
     assert not (tmp_path / "out" / "model.pkl").exists()

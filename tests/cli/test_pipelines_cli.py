@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 from tests.cli.conftest import Run
@@ -28,7 +29,7 @@ def test_the_default_pipeline_runs_end_to_end(run: Run, tmp_path: Path) -> None:
     assert "created the default pipeline" not in run("init").output  # only once
     artifact = tmp_path / "model"
     artifact.mkdir()
-    (artifact / "weights.bin").write_bytes(b"w")
+    (artifact / "model.pkl").write_bytes(pickle.dumps({"weights": [0.5]}))  # scans clean
     run("group", "create", "fraud-detector")
     run("version", "register", "fraud-detector", str(artifact), "--metric", "auc=0.91")
     assert (

@@ -44,7 +44,7 @@ def _corrupt(tmp_path: Path, content: bytes) -> Path:
     path = store.path_of(hashlib.sha256(content).hexdigest())
     os.chmod(path, 0o644)
     data = bytearray(path.read_bytes())
-    data[10] ^= 0xFF
+    data[-10] ^= 0xFF  # in the bytes (or, encrypted, in the last chunk), not the header
     path.write_bytes(bytes(data))
     return path
 
@@ -141,3 +141,19 @@ def test_concurrent_fetches_agree(stored: Registry) -> None:
     assert (paths[0] / "model.bin").read_bytes() == FILES["model.bin"]
     leftovers = [p for p in paths[0].parent.iterdir() if p.name.startswith(".fetch-")]
     assert leftovers == []
+
+
+def test_tampering_deep_inside_a_big_encrypted_file_fails_its_download(
+    registry: Registry, make_artifact: MakeArtifact, tmp_path: Path
+) -> None:
+    """Over HTTP the server is already streaming when it meets the bad chunk: the body is
+    cut short, and the client still reports the file as corrupted."""
+    big = os.urandom(3 * 1024 * 1024 + 123)  # four encrypted chunks
+    registry.create_group("g")
+    registry.register_version("g", make_artifact({"weights.bin": big, "card.md": b"# g"}))
+    path = _corrupt(tmp_path, big)
+    assert path.parent.parent.name == "enc", "new stores encrypt"
+    with pytest.raises(IntegrityError, match="'weights.bin' is corrupted") as caught:
+        registry.download("g/1", tmp_path / "out")
+    assert "failed authentication" in str(caught.value) or "stopped sending" in str(caught.value)
+    assert not (tmp_path / "out" / "weights.bin").exists()

@@ -18,6 +18,11 @@ LOCAL_ONLY = {
     "ensure_admin",  # first-start bootstrap, done by `modelyard server`
     "delivery_queue",  # event workers run next to the store
     "run_engine",  # pipeline workers run next to the store
+    "scan_queue",  # scan workers run next to the store
+    "verify_blobs",  # store maintenance runs where the stores are (modelyard blobs …)
+    "collect_garbage",
+    "encrypt_blobs",
+    "rotate_keys",
 }
 
 

@@ -57,7 +57,7 @@ def test_sigkill_mid_upload_then_rerun(tmp_path: Path) -> None:
     with Registry.open(home) as registry:
         assert registry.get_group("g").latest_version == 1, "no half-registered version"
         assert [v.number for v in registry.list_versions("g").items] == [1]
-    blob = home / "blobs" / "sha256" / digest[:2] / digest[2:]
+    blob = home / "blobs" / "enc" / digest[:2] / digest[2:]  # new stores encrypt
     assert not blob.exists(), "no visible partial blob"
 
     rerun = _cli(home, "version", "register", "g", str(art))

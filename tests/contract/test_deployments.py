@@ -16,7 +16,9 @@ from tests.conftest import MakeArtifact
 def versions(registry: Any, make_artifact: MakeArtifact) -> Any:
     registry.create_group("fraud", allow_self_approval=True)
     for n in range(3):
-        registry.register_version("fraud", make_artifact({"m.bin": str(n).encode()}))
+        registry.register_version("fraud", make_artifact({"m.json": f'{{"n": {n}}}'.encode()}))
+        # production's default policy needs a clean scan (a worker's job after registration)
+        assert registry.scan_version(f"fraud/{n + 1}", timeout=60).verdict == "clean"
     return registry
 
 

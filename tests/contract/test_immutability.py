@@ -15,6 +15,11 @@ from tests.conftest import MakeArtifact, OpenRegistry
 #: every public method of Registry that changes state; a new one must be added here
 #: (and shown not to touch the immutable fields below).
 MUTATORS = {
+    "set_policy",  # a group's release policy, not a version
+    "reset_policy",
+    "collect_garbage",  # deletes unreferenced blobs only; never a version's
+    "encrypt_blobs",  # rewrites how blobs are stored, not what they are
+    "rotate_keys",
     "create_group",
     "update_group",
     "archive_group",
@@ -61,6 +66,13 @@ MUTATORS = {
     "approve_request",
     "reject_request",
     "run_engine",
+    # scans: they record a verdict beside the version, never change it
+    "scan_version",
+    "scan_queue",  # the workers' view: leasing and recording scans
+    # signatures: recorded beside the version (append-only); trusted keys are group settings
+    "sign_version",
+    "add_trusted_key",
+    "remove_trusted_key",
 }
 READERS = {
     "get_group",
@@ -111,6 +123,14 @@ READERS = {
     "blob_size",
     "read_blob",
     "ping",
+    "verify_blobs",
+    "get_policy",
+    "list_policies",
+    "check_policy",
+    "version_scan",
+    "signing_public_key",
+    "version_signatures",
+    "list_trusted_keys",
 }
 
 
@@ -158,6 +178,7 @@ def test_no_mutation_touches_the_registered_record(
     other.remove_metadata("g/1", ["m"])
     other.approve_version("g/1")
     other.reject_version("g/1", comment="no")
+    assert other.scan_version("g/1").is_done
     other.set_alias("g", "champion", 1)
     other.delete_alias("g", "champion")
     other.update_group("g", description="x")

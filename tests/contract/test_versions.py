@@ -68,7 +68,9 @@ def test_identical_files_are_stored_once(
     assert (second.new_blobs, second.new_bytes) == (0, 0)
     registry.register_version("a", first)
     registry.register_version("b", second)
-    blob_files = [p for p in (tmp_path / "blobs" / "sha256").rglob("*") if p.is_file()]
+    blob_files = [
+        p for d in ("sha256", "enc") for p in (tmp_path / "blobs" / d).rglob("*") if p.is_file()
+    ]
     assert len(blob_files) == 2
 
 

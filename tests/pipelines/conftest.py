@@ -3,6 +3,7 @@ worker driven step by step."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,8 +48,10 @@ class Release:
 
     def register(self, group: str = "fraud", **metrics: float) -> str:
         version = self.alice.register_version(
-            group, self.make_artifact({"m.bin": repr(metrics).encode()}), metrics=metrics
+            group, self.make_artifact({"m.json": json.dumps(metrics).encode()}), metrics=metrics
         )
+        # what a scan worker does after registration; production's policy needs it clean
+        assert self.alice.scan_version(version.reference).verdict == "clean"
         return version.reference
 
     def step(self) -> int:

@@ -173,7 +173,7 @@ def test_commands_write_metrics_gates_read(release: Release) -> None:
     assert shown["stages"][1]["outputs"]["values"] == {"run.metrics.latency_ms": 12.5}
     assert shown["status"] == "failed"
     lines = [line["line"] for line in release.admin.run_logs(run["id"])]
-    assert "files: ['m.bin']" in lines
+    assert "files: ['m.json']" in lines
 
 
 def test_a_command_that_times_out_fails(release: Release) -> None:

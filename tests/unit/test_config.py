@@ -41,8 +41,11 @@ def test_unsupported_urls_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="mysql") as info:
         Registry.open(tmp_path, db_url="mysql://x/y")
     assert info.value.field == "db_url"
-    with pytest.raises(ConfigError, match="not supported yet") as info:
-        Registry.open(tmp_path, blobs_url="s3://bucket/prefix")
+    with pytest.raises(ConfigError, match="neither file:///ABSOLUTE/PATH nor s3://") as info:
+        Registry.open(tmp_path, blobs_url="ftp://host/blobs")
+    assert info.value.field == "blobs_url"
+    with pytest.raises(ConfigError, match="not an S3 store") as info:
+        Registry.open(tmp_path, blobs_url="s3:///no-bucket")
     assert info.value.field == "blobs_url"
 
 

@@ -95,7 +95,7 @@ def test_a_renamed_pickle_is_still_caught(tmp_path: Path, name: str, protocol: i
     [
         (EVAL, "builtins.eval (dangerous)"),
         (EXEC, "builtins.exec (dangerous)"),
-        (IMPORT, "builtins.__import__ (suspicious)"),
+        (IMPORT, "builtins.__import__ (dangerous)"),  # picklescan: suspicious; modelyard: no
     ],
 )
 def test_builtins_variants_are_unsafe(tmp_path: Path, data: bytes, finding: str) -> None:
@@ -124,14 +124,14 @@ def test_joblib_style_stream_of_several_pickles_is_clean(tmp_path: Path) -> None
     assert _scan(tmp_path, "model2.joblib", evil_second).status == "unsafe"
 
 
-def test_suspicious_globals_are_unsafe_unless_trusted(tmp_path: Path) -> None:
-    data = pickle.dumps(_Reduce(FileScan, "p", "pickle", "clean"))  # an unknown class: suspicious
+def test_untrusted_globals_are_suspicious_unless_trusted(tmp_path: Path) -> None:
+    data = pickle.dumps(_Reduce(FileScan, "p", "pickle", "clean"))  # an unknown class
     path = _write(tmp_path / "model.pkl", data)
     scan = scan_file(path, "model.pkl")
-    assert scan.status == "unsafe"
-    assert scan.findings == ("modelyard.services.scanner.FileScan (suspicious)",)
+    assert scan.status == "suspicious"
+    assert scan.findings == ("modelyard.domain.scans.FileScan (suspicious)",)
     assert scan_file(path, "model.pkl", trusted_globals=["modelyard.*"]).status == "clean"
-    exact = ["modelyard.services.scanner.FileScan"]
+    exact = ["modelyard.domain.scans.FileScan"]
     assert scan_file(path, "model.pkl", trusted_globals=exact).status == "clean"
     # trust never overrides a dangerous import
     evil = _write(tmp_path / "evil.pkl", EVIL)

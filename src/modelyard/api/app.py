@@ -20,6 +20,9 @@ from modelyard.api import (
     routes_events,
     routes_groups,
     routes_pipelines,
+    routes_policies,
+    routes_scans,
+    routes_signing,
     routes_versions,
 )
 from modelyard.api.telemetry import Telemetry, TelemetryMiddleware
@@ -93,6 +96,9 @@ def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
         routes_events,
         routes_deployments,
         routes_pipelines,
+        routes_policies,
+        routes_scans,
+        routes_signing,
     ):
         app.include_router(module.router)
 

@@ -7,6 +7,7 @@ matches the one in the URL. Downloads stream, with ``Range`` support.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -133,7 +134,12 @@ def get_blob(sha256: str, registry: Caller, range: str | None = Header(default=N
 
 
 def _stream(registry: Registry, digest: str, start: int, end: int) -> Iterator[bytes]:
-    yield from registry.read_blob(digest, start=start, end=end)
+    """The bytes, with the first chunk read (and, encrypted, authenticated) before the
+    response starts: a blob that fails its integrity check there is a clean error response.
+    A failure further in can only cut the body short, which the client reports."""
+    chunks = registry.read_blob(digest, start=start, end=end)
+    first = next(chunks, None)
+    return iter(()) if first is None else itertools.chain((first,), chunks)
 
 
 def _parse_range(value: str, size: int) -> tuple[int, int]:

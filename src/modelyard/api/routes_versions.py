@@ -55,6 +55,7 @@ async def register_version(group: str, body: VersionCreate, registry: Caller) ->
             metadata=body.metadata,
             description=body.description,
             model_card=body.model_card,
+            signature=body.signature,
         ).to_dict()
     )
 

@@ -42,6 +42,11 @@ class VersionCreate(Body):
     metadata: dict[str, str] = Field(default_factory=dict)
     description: str = ""
     model_card: str = ""
+    signature: dict[str, Any] | None = Field(
+        default=None,
+        description="A model-signing signature bundle (key mode) to attach; it must verify "
+        "with a key the group trusts and pin exactly these files.",
+    )
 
 
 class VersionUpdate(Body):
@@ -131,6 +136,14 @@ class DeployBody(Body):
 
 class RollbackBody(Body):
     reason: str = ""
+
+
+class PolicyBody(Body):
+    clauses: list[str] = Field(
+        description="Policy clauses: approved, scan == clean, signature.valid, "
+        "signed_by in [NAME, ...]; [] requires nothing.",
+        max_length=20,
+    )
 
 
 class PipelineApply(Body):

@@ -52,7 +52,8 @@ class _Root(click.Group):
 )
 @click.option(
     "--blobs-url",
-    help="Blob store URL, file:///PATH [env MODELYARD_BLOBS_URL; default HOME/blobs].",
+    help="Blob store URL, file:///PATH or s3://BUCKET/PREFIX "
+    "[env MODELYARD_BLOBS_URL; default HOME/blobs].",
 )
 @click.option(
     "--url",
@@ -98,12 +99,21 @@ def _register_commands() -> None:
         groups,
         ops,
         pipelines,
+        policies,
+        scans,
         server,
+        signing,
+        storage,
         versions,
     )
 
     cli.add_command(groups.group)
     cli.add_command(versions.version)
+    for command in signing.VERSION_COMMANDS:
+        versions.version.add_command(command)
+    for command in scans.VERSION_COMMANDS:
+        versions.version.add_command(command)
+    cli.add_command(signing.signing)
     cli.add_command(aliases.alias)
     for command in ops.COMMANDS:
         cli.add_command(command)
@@ -118,6 +128,10 @@ def _register_commands() -> None:
         cli.add_command(command)
     cli.add_command(server.server)
     cli.add_command(server.worker)
+    for command in policies.COMMANDS:
+        cli.add_command(command)
+    for command in storage.COMMANDS:
+        cli.add_command(command)
 
 
 _register_commands()

@@ -11,11 +11,18 @@ from modelyard.errors import ConfigError
 from modelyard.registry import Registry
 from modelyard.services.pipelines import ensure_default_pipeline
 
+#: a small pickled "model" (the default pipeline's scan stage and the production policy
+#: need files the scanner understands: a pickle with safe contents is clean)
+MAKE_MODEL = (
+    'python -c "import pickle; '
+    "pickle.dump({'weights': [0.12, -0.4]}, open('model_dir/model.pkl', 'wb'))\""
+)
+
 QUICKSTART = """\
 modelyard is ready: {location}
 {pipeline}
 Try it (from a source checkout, put the CLI on your PATH first: . .venv/bin/activate):
-  mkdir -p model_dir && echo demo > model_dir/weights.bin
+  mkdir -p model_dir && {make_model}
   modelyard group create fraud-detector --description "card fraud scorer" --tag team=risk
   modelyard version register fraud-detector ./model_dir --metric auc=0.91
   modelyard pipeline run release fraud-detector/1
@@ -57,7 +64,9 @@ def init(state: State, with_pipeline: bool) -> None:
     note = ""
     if with_pipeline and ensure_default_pipeline(registry):
         note = f"created the default pipeline {DEFAULT_PIPELINE_NAME}\n"
-    console.print(QUICKSTART.format(location=_location(state), pipeline=note))
+    console.print(
+        QUICKSTART.format(location=_location(state), pipeline=note, make_model=MAKE_MODEL)
+    )
 
 
 def _location(state: State) -> str:
@@ -65,7 +74,8 @@ def _location(state: State) -> str:
     if settings.url:
         return f"server {settings.url}"
     if settings.db_url:
-        return f"database {settings.resolved_db_url.split('@')[-1]}, blobs {settings.blobs_path}"
+        database = settings.resolved_db_url.split("@")[-1]
+        return f"database {database}, blobs {settings.resolved_blobs_url}"
     return str(settings.home.resolve())
 
 

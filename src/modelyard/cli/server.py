@@ -53,12 +53,12 @@ def server(state: State, host: str | None, port: int | None, workers: int | None
 @click.option(
     "--once",
     is_flag=True,
-    help="Do what is due now (deliver, run stages until they wait), then exit.",
+    help="Do what is due now (scan new versions, deliver, run stages until they wait), then exit.",
 )
 @pass_state
 def worker(state: State, threads: int | None, once: bool) -> None:
-    """Deliver events to rule targets and run pipeline stages until interrupted
-    (scale-out next to the server).
+    """Deliver events to rule targets, run pipeline stages and scan new versions until
+    interrupted (scale-out next to the server).
 
     Run as many as you like against one PostgreSQL store: they share the work, and never
     deliver the same attempt twice concurrently. `modelyard server` runs one already
@@ -76,6 +76,9 @@ def worker(state: State, threads: int | None, once: bool) -> None:
     assert isinstance(registry, Registry)  # not remote: checked above
     if once:
         done = run_once(registry, settings)
-        click.echo(f"delivered {done.deliveries} event(s), ran {done.stages} stage attempt(s)")
+        click.echo(
+            f"delivered {done.deliveries} event(s), ran {done.stages} stage attempt(s), "
+            f"scanned {done.scans} version(s)"
+        )
         return
     run_worker(registry, settings)

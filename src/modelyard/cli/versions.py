@@ -17,6 +17,8 @@ from modelyard.cli.output import (
     print_table,
 )
 from modelyard.cli.progress import TransferBar
+from modelyard.cli.scans import latest_scan, scan_json, scan_line
+from modelyard.cli.signing import verify_with_key, write_registry_signature
 from modelyard.cli.state import State, pass_state
 from modelyard.domain.lineage import parse_dataset
 from modelyard.domain.model import Lineage, Version
@@ -88,6 +90,19 @@ def version() -> None:
     metavar="KEY=VALUE",
     help="Custom metadata, ≤ 50 pairs (repeatable).",
 )
+@click.option(
+    "--signature",
+    "signature_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Attach this model-signing signature of DIRECTORY ('model_signing sign key').",
+)
+@click.option(
+    "--sign-with",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="KEYFILE",
+    help="Sign DIRECTORY here with this EC private key (model-signing format) and attach it.",
+)
 @json_option
 @pass_state
 def register(
@@ -109,6 +124,8 @@ def register(
     model_card: TextIO | None,
     tags: tuple[str, ...],
     metadata: tuple[str, ...],
+    signature_file: Path | None,
+    sign_with: Path | None,
     as_json: bool,
 ) -> None:
     """Register the files in DIRECTORY as the next version of GROUP."""
@@ -136,6 +153,8 @@ def register(
             metadata=dict(parse_pairs(metadata, field="metadata")),
             description=description,
             model_card=model_card.read() if model_card else "",
+            signature=signature_file,
+            sign_with=sign_with,
         )
     new_blobs, new_bytes = bar.phases.get("uploading", (0, 0))
     if as_json:
@@ -189,14 +208,16 @@ def _print_page(items: list[Version], next_cursor: str | None, *, as_json: bool)
 def show(state: State, reference: str, as_json: bool) -> None:
     """Show one version: REFERENCE is GROUP/N, GROUP@ALIAS or GROUP@latest."""
     found = state.registry.get_version(reference)
+    scanned = latest_scan(state, found.reference)
     if as_json:
-        print_json(found.to_dict())
+        print_json({**found.to_dict(), "scan": scan_json(scanned)})
         return
     lineage = found.lineage
     print_pairs(
         [
             ("reference", found.reference),
             ("approval", found.approval_status.value),
+            ("scan", scan_line(scanned)),
             ("aliases", ", ".join(found.aliases)),
             ("description", found.description),
             ("manifest", found.manifest_digest),
@@ -228,15 +249,26 @@ def show(state: State, reference: str, as_json: bool) -> None:
 @click.argument("reference")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty directory.")
+@click.option(
+    "--save-signature",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also write the registry's signature (for an offline 'version verify') to FILE.",
+)
 @pass_state
-def download(state: State, reference: str, directory: Path, overwrite: bool) -> None:
-    """Download a version's files into DIRECTORY, verifying every sha256."""
+def download(
+    state: State, reference: str, directory: Path, overwrite: bool, save_signature: Path | None
+) -> None:
+    """Download a version's files into DIRECTORY, verifying the registry's signature and
+    every sha256."""
     with TransferBar() as bar:
         found = state.registry.download(reference, directory, overwrite=overwrite, progress=bar)
     console.print(
         f"{found.reference}: {len(found.manifest.files)} files "
         f"({human_size(found.manifest.total_size)}) verified into {directory}"
     )
+    if save_signature is not None:
+        write_registry_signature(state, found.reference, save_signature)
 
 
 @version.command("fetch")
@@ -252,13 +284,44 @@ def fetch(state: State, reference: str) -> None:
 @version.command("verify")
 @click.argument("reference")
 @click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="PEMFILE",
+    help="The registry's signing public key ('signing public-key'), obtained out of band.",
+)
+@click.option(
+    "--signature",
+    "signature_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Verify offline against this registry signature ('version signature'); "
+    "needs --public-key.",
+)
 @pass_state
-def verify(state: State, reference: str, directory: Path) -> None:
-    """Check that DIRECTORY holds exactly the files registered as REFERENCE."""
-    problems = state.registry.verify_directory(reference, directory)
+def verify(
+    state: State,
+    reference: str,
+    directory: Path,
+    public_key_file: Path | None,
+    signature_file: Path | None,
+) -> None:
+    """Check that DIRECTORY holds exactly the files registered (and signed) as REFERENCE."""
+    if public_key_file is None and signature_file is None:
+        checked, problems = reference, state.registry.verify_directory(reference, directory)
+    else:
+        checked, problems = verify_with_key(
+            state,
+            reference,
+            directory,
+            public_key_file=public_key_file,
+            signature_file=signature_file,
+        )
     if problems:
-        raise IntegrityError(f"{directory} does not match {reference}: " + "; ".join(problems))
-    console.print(f"{directory} matches {reference}")
+        raise IntegrityError(f"{directory} does not match {checked}: " + "; ".join(problems))
+    how = " (offline)" if signature_file is not None else ""
+    console.print(f"{directory} matches {checked}, as the registry signed it{how}", markup=False)
 
 
 @version.command("search")

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import quote
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from modelyard.client.remote_blobs import RemoteBlobStore
 from modelyard.client.transport import Transport
 from modelyard.domain import wire
@@ -28,18 +30,34 @@ from modelyard.domain.model import (
     Page,
     Version,
 )
+from modelyard.domain.policies import ReleasePolicy
 from modelyard.domain.principals import ApiToken, IssuedToken, Principal
 from modelyard.domain.references import Reference, parse_reference
+from modelyard.domain.scans import VersionScan
+from modelyard.domain.signatures import REGISTRY, VersionSignature
+from modelyard.domain.signing_keys import TrustedKey, load_registry_key
+from modelyard.errors import ValidationError
 from modelyard.services.local_copies import (
+    COMPLETE_MARKER,
+    check_registry_signature,
     download_version,
     fetch_version,
     verify_version_directory,
+)
+from modelyard.services.model_signer import check_private_key, sign_directory
+from modelyard.services.scans import check_timeout
+from modelyard.services.signatures import (
+    SignatureInput,
+    read_signature,
+    registration_signature,
+    signer_of,
 )
 from modelyard.services.transfer import SILENT, Progress, UploadResult, upload_directory
 from modelyard.services.versions import validate_version_spec
 from modelyard.store.blobs import Readable, StoredBlob
 
 API = "/api/v1"
+SCAN_POLL_FIRST_S, SCAN_POLL_MAX_S = 0.1, 2.0
 GROUP_SEEN_TTL_S = 5.0
 
 
@@ -66,6 +84,7 @@ class Client:
         self._cache_dir = Path(cache_dir or Path.home() / ".cache" / "modelyard")
         self.url = self._t.base
         self._groups_seen: dict[str, float] = {}
+        self._registry_key: Ed25519PublicKey | None = None  # the server's manifest-signing key
 
     def close(self) -> None:
         self._t.close()
@@ -160,9 +179,12 @@ class Client:
         metadata: Mapping[str, str] | None = None,
         description: str = "",
         model_card: str = "",
+        signature: SignatureInput | None = None,
+        sign_with: str | Path | None = None,
         progress: Progress = SILENT,
     ) -> Version:
-        """Validate here, upload what is missing, then register (as ``Registry`` does)."""
+        """Validate here, upload what is missing, then register (as ``Registry`` does);
+        ``sign_with`` signs the directory here, so the private key never leaves this machine."""
         spec = validate_version_spec(
             group,
             metrics=metrics,
@@ -176,12 +198,18 @@ class Client:
         )
         if not isinstance(artifact, UploadResult):
             self._precheck(group)
+        bundle = registration_signature(artifact, signature=signature, sign_with=sign_with)
+        if not isinstance(artifact, UploadResult):
+            if bundle is not None:  # an untrusted signer is refused before anything is uploaded
+                signer_of(bundle, self.list_trusted_keys(group), group=group)
             artifact = self.upload_artifact(artifact, progress=progress)
         body = {
             "files": artifact.manifest.to_list(),
             **spec,
             "lineage": spec["lineage"].to_dict(),
         }
+        if bundle is not None:
+            body["signature"] = bundle
         return wire.version_from(self._send("POST", f"/groups/{_q(group)}/versions", body))
 
     def _precheck(self, group: str) -> None:
@@ -281,6 +309,27 @@ class Client:
         data = self._get(self._version_path(ref) + "/lineage", direction=direction, depth=depth)
         return [wire.lineage_node_from(n) for n in data]
 
+    # -- scans ------------------------------------------------------------------------
+
+    def version_scan(self, ref: str | Reference) -> VersionScan:
+        return VersionScan.from_dict(self._get(self._version_path(ref) + "/scan"))
+
+    def scan_version(
+        self, ref: str | Reference, *, wait: bool = True, timeout: float = 600.0
+    ) -> VersionScan:
+        """The server queues the scan and its workers do it; with ``wait`` this polls for
+        the result (at most ``timeout`` seconds, then returns the unfinished scan)."""
+        deadline = time.monotonic() + check_timeout(timeout) if wait else 0.0
+        scan = VersionScan.from_dict(self._send("POST", self._version_path(ref) + "/scan"))
+        pause = SCAN_POLL_FIRST_S
+        while wait and not scan.is_done and time.monotonic() < deadline:
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, SCAN_POLL_MAX_S)
+            latest = self.version_scan(ref)
+            # one open scan per version: a newer one means ours is done (and superseded)
+            scan = latest if latest.id >= scan.id else scan
+        return scan
+
     def list_events(
         self, *, type: str | None = None, group: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -308,6 +357,30 @@ class Client:
     def environment_at(self, group: str, env: str, *, time: str | datetime) -> dict[str, Any]:
         path = f"/groups/{_q(group)}/environments/{_q(env)}/at"
         return dict(self._get(path, time=_when(time)))
+
+    # -- release policies -------------------------------------------------------------
+
+    def get_policy(self, group: str, target: str) -> ReleasePolicy:
+        path = f"/groups/{_q(group)}/policies/{_q(target)}"
+        return ReleasePolicy.from_dict(self._get(path))
+
+    def list_policies(self, group: str) -> list[ReleasePolicy]:
+        data = self._get(f"/groups/{_q(group)}/policies")
+        return [ReleasePolicy.from_dict(p) for p in data]
+
+    def set_policy(self, group: str, target: str, clauses: list[str]) -> ReleasePolicy:
+        if isinstance(clauses, str) or not isinstance(clauses, list):
+            raise ValidationError("clauses: must be a list of policy clauses", field="clauses")
+        path = f"/groups/{_q(group)}/policies/{_q(target)}"
+        return ReleasePolicy.from_dict(self._send("PUT", path, {"clauses": clauses}))
+
+    def reset_policy(self, group: str, target: str) -> ReleasePolicy:
+        path = f"/groups/{_q(group)}/policies/{_q(target)}"
+        return ReleasePolicy.from_dict(self._send("DELETE", path))
+
+    def check_policy(self, ref: str, target: str) -> list[str]:
+        path = self._version_path(ref) + f"/policy/{_q(target)}"
+        return list(self._get(path)["violations"])
 
     # -- pipelines, runs, approval requests ------------------------------------------
 
@@ -467,16 +540,71 @@ class Client:
         overwrite: bool = False,
         progress: Progress = SILENT,
     ) -> Version:
-        version = self.get_version(ref)
+        version = self._signed_version(ref)
         return download_version(
             self._blobs, version, destination, overwrite=overwrite, progress=progress
         )
 
     def fetch(self, ref: str, *, progress: Progress = SILENT) -> Path:
-        return fetch_version(self._blobs, self.get_version(ref), self._cache_dir, progress=progress)
+        version = self._signed_version(ref)
+        return fetch_version(self._blobs, version, self._cache_dir, progress=progress)
 
     def verify_directory(self, ref: str, directory: str | Path) -> list[str]:
-        return verify_version_directory(self.get_version(ref), directory)
+        return verify_version_directory(self._signed_version(ref), directory)
+
+    def _signed_version(self, ref: str) -> Version:
+        """The version, once its manifest is checked here against the registry's signature
+        (with the server's public key, fetched once per client)."""
+        version = self.get_version(ref)
+        signatures = self.version_signatures(version.reference)
+        bundle = next((s.bundle for s in signatures if s.kind == REGISTRY), None)
+        if self._registry_key is None:
+            self._registry_key = load_registry_key(self.signing_public_key())
+        check_registry_signature(version, bundle, self._registry_key)
+        return version
+
+    # -- signatures -------------------------------------------------------------------
+
+    def signing_public_key(self) -> str:
+        return str(self._get("/signing/public-key"))
+
+    def version_signatures(self, ref: str) -> list[VersionSignature]:
+        data = self._get(self._version_path(ref) + "/signatures")
+        return [VersionSignature.from_dict(s) for s in data]
+
+    def sign_version(
+        self,
+        ref: str,
+        *,
+        signature: SignatureInput | None = None,
+        sign_with: str | Path | None = None,
+    ) -> VersionSignature:
+        """Attach a model-signing signature; with ``sign_with`` the version's files are
+        fetched (verified) and signed here, the key never leaving this machine."""
+        if (signature is None) == (sign_with is None):
+            raise ValidationError(
+                "signature: give a model-signing signature or a key to sign with (one of them)",
+                field="signature",
+            )
+        reference = self.get_version(ref).reference
+        if signature is None:
+            assert sign_with is not None
+            check_private_key(sign_with)
+            signature = sign_directory(self.fetch(reference), sign_with, ignore=[COMPLETE_MARKER])
+        body = {"bundle": read_signature(signature)}
+        data = self._send("POST", self._version_path(reference) + "/signatures", body)
+        return VersionSignature.from_dict(data)
+
+    def add_trusted_key(self, group: str, name: str, public_key: str) -> TrustedKey:
+        body = {"name": name, "public_key": public_key}
+        return TrustedKey.from_dict(self._send("POST", f"/groups/{_q(group)}/trusted-keys", body))
+
+    def list_trusted_keys(self, group: str) -> list[TrustedKey]:
+        return [TrustedKey.from_dict(k) for k in self._get(f"/groups/{_q(group)}/trusted-keys")]
+
+    def remove_trusted_key(self, group: str, name: str) -> TrustedKey:
+        path = f"/groups/{_q(group)}/trusted-keys/{_q(name)}"
+        return TrustedKey.from_dict(self._send("DELETE", path))
 
     # -- blobs ------------------------------------------------------------------------
 

@@ -87,7 +87,13 @@ class Transport:
             if response.status_code >= 400:
                 response.read()
                 raise_for(response)
-            yield from response.iter_bytes(1024 * 1024)
+            try:
+                yield from response.iter_bytes(1024 * 1024)
+            except httpx.TransportError as e:
+                raise IntegrityError(
+                    f"the server stopped sending {path} before its end ({e}): a failed "
+                    "integrity check on the server (see its log) or a dropped connection"
+                ) from None
 
 
 def raise_for(response: httpx.Response) -> None:

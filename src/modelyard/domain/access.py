@@ -38,6 +38,7 @@ class Action(StrEnum):
     VERSION_CREATE = "version.create"
     VERSION_UPDATE = "version.update"  # tags, metadata, description, model card
     VERSION_APPROVE = "version.approve"  # approval decisions
+    VERSION_SCAN = "version.scan"  # re-run a version's unsafe-model scan
     ALIAS_SET = "alias.set"  # aliases that are not protected
     ALIAS_SET_PROTECTED = "alias.set_protected"  # environments / protected aliases
     BLOB_WRITE = "blob.write"
@@ -48,6 +49,7 @@ class Action(StrEnum):
     RULES_MANAGE = "rules.manage"  # global: rules, replay, dead-letter redrive
     PIPELINES_MANAGE = "pipelines.manage"  # global: apply pipeline definitions
     PIPELINE_RUN = "pipeline.run"  # start, cancel and retry runs for a group's versions
+    STORE_ADMIN = "store.admin"  # global: blobs verify/gc/encrypt, keys rotate
 
 
 GLOBAL_ACTIONS = frozenset(
@@ -58,6 +60,7 @@ GLOBAL_ACTIONS = frozenset(
         Action.RULES_READ,
         Action.RULES_MANAGE,
         Action.PIPELINES_MANAGE,
+        Action.STORE_ADMIN,
     }
 )
 
@@ -78,14 +81,16 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.GROUP_UPDATE,
             Action.VERSION_CREATE,
             Action.VERSION_UPDATE,
+            Action.VERSION_SCAN,
             Action.ALIAS_SET,
             Action.BLOB_WRITE,
             Action.PIPELINE_RUN,
         }
     ),
-    Role.APPROVER: frozenset(_READ | {Action.VERSION_APPROVE}),
+    Role.APPROVER: frozenset(_READ | {Action.VERSION_APPROVE, Action.VERSION_SCAN}),
     Role.DEPLOYER: frozenset(
-        _READ | {Action.ALIAS_SET, Action.ALIAS_SET_PROTECTED, Action.PIPELINE_RUN}
+        _READ
+        | {Action.ALIAS_SET, Action.ALIAS_SET_PROTECTED, Action.PIPELINE_RUN, Action.VERSION_SCAN}
     ),
     Role.ADMIN: frozenset(Action),
 }

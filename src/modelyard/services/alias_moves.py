@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from modelyard.domain.environments import policy_for
 from modelyard.domain.model import AliasMove
 from modelyard.errors import ConflictError
-from modelyard.services.base import PolicyDenied, ServiceBase
+from modelyard.services.base import ServiceBase
+from modelyard.services.policies import enforce_policy
 from modelyard.store import aliases as store
 from modelyard.store import deployments as deployment_store
 from modelyard.store import groups as group_store
@@ -102,15 +102,15 @@ class AliasMoves(ServiceBase):
                 f"{group}@{environment} already runs version {number}", field="version"
             )
         version = load_versions(conn, [version_id_of(conn, group, number)])[0]
-        violations = policy_for(environment).violations(version, environment)
-        if violations:
-            raise PolicyDenied(
-                f"{version.reference} may not be deployed to {environment}: "
-                + "; ".join(violations),
-                principal=self.actor,
-                action="deployment.start",
-                resource=f"{group}@{environment}",
-            )
+        enforce_policy(
+            conn,
+            version,
+            environment,
+            actor=self.actor,
+            action="deployment.start",
+            resource=f"{group}@{environment}",
+            registry_key=self._manifest_key().public_key(),
+        )
         deployment_id = deployment_store.insert_deployment(
             conn,
             group=group,

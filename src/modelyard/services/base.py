@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, text
 
 from modelyard.domain.access import Action, Binding, Decision, decide
@@ -25,6 +26,7 @@ from modelyard.store import journal
 from modelyard.store.blobs import BlobStore
 from modelyard.store.database import Database
 from modelyard.store.groups import get_group
+from modelyard.store.keys import load_or_create_signing_key
 from modelyard.store.versions import load_versions, version_id_by_alias, version_id_of
 
 Clock = Callable[[], datetime]
@@ -71,10 +73,18 @@ class AccessDenied(PermissionDeniedError):
 
 
 class PolicyDenied(PolicyError):
-    """An environment policy's refusal; recorded in the audit log as it propagates."""
+    """A release policy's refusal; recorded in the audit log as it propagates."""
 
-    def __init__(self, message: str, *, principal: str, action: str, resource: str) -> None:
-        super().__init__(message, field="environment")
+    def __init__(
+        self,
+        message: str,
+        *,
+        principal: str,
+        action: str,
+        resource: str,
+        field: str = "environment",
+    ) -> None:
+        super().__init__(message, field=field)
         self.principal, self.action, self.resource = principal, action, resource
         self.reason = message
         self.audited = False
@@ -92,11 +102,15 @@ class ServiceBase:
         actor: str = "local",
         clock: Clock = utc_now,
         audit_key_file: Path | None = None,
+        signing_key_file: Path | None = None,
         sagemaker: tuple[str, str] = ("000000000000", "us-east-1"),
     ) -> None:
         self._db = db
         self._sagemaker = sagemaker  # (account, region) of SageMaker-shaped events
         self._audit_key_file = audit_key_file or cache_dir.parent / "keys" / "audit-ed25519.pem"
+        self._signing_key_file = (
+            signing_key_file or cache_dir.parent / "keys" / "signing-ed25519.pem"
+        )
         self._blobs = blobs
         self._cache_dir = cache_dir
         self.actor = actor
@@ -105,6 +119,16 @@ class ServiceBase:
         self._open_groups: dict[tuple[str, str], float] = {}
         self._token_touched: dict[str, float] = {}  # token id → when last_used_at was written
         self._keys: dict[str, Any] = {}  # loaded signing keys, shared with acting_as copies
+
+    def _manifest_key(self) -> Ed25519PrivateKey:
+        """The registry's manifest-signing key (``signing_key_file``, created on first use)."""
+        key = self._keys.get("manifest")
+        if key is None:
+            key = self._keys["manifest"] = load_or_create_signing_key(
+                self._signing_key_file, setting="signing_key_file"
+            )
+        assert isinstance(key, Ed25519PrivateKey)
+        return key
 
     def close(self) -> None:
         """Release database connections."""

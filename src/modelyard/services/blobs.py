@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from modelyard.domain.access import ANY_GROUP, Action, readable_patterns
 from modelyard.services.base import AccessDenied, ServiceBase
+from modelyard.store import blob_gc
 from modelyard.store.blobs import Readable, StoredBlob
 from modelyard.store.versions import blob_groups
 
@@ -20,14 +21,28 @@ class BlobService(ServiceBase):
             self._authorize(conn, Action.BLOB_WRITE, ANY_GROUP, "blobs")
 
     def missing_blobs(self, digests: Iterable[str]) -> set[str]:
-        """The digests the blob store lacks (what a client must upload)."""
+        """The digests the blob store lacks (what a client must upload).
+
+        The ones it has are claimed for the caller's upload in flight: garbage collection
+        spares them (for its grace period) until a version references them.
+        """
         self.check_blob_write()
-        return self._blobs.missing(digests)
+        wanted = set(digests)
+        missing = self._blobs.missing(wanted)
+        self._claim(wanted - missing)
+        return missing
 
     def put_blob(self, stream: Readable, *, sha256: str) -> StoredBlob:
         """Store one blob from a stream; it must hash to ``sha256`` or nothing is stored."""
         self.check_blob_write()
-        return self._blobs.put(stream, expected_sha256=sha256)
+        stored = self._blobs.put(stream, expected_sha256=sha256)
+        self._claim({stored.sha256})
+        return stored
+
+    def _claim(self, digests: set[str]) -> None:
+        if digests:
+            with self._write() as conn:
+                blob_gc.claim(conn, digests, self._clock())
 
     def blob_size(self, sha256: str) -> int:
         with self._read() as conn:

@@ -23,11 +23,13 @@ from sqlalchemy import Connection
 
 from modelyard.domain.approval import ApprovalStatus
 from modelyard.domain.model import ApprovalDecision, Version
+from modelyard.domain.policies import APPROVAL
 from modelyard.domain.times import iso_z
 from modelyard.errors import ConflictError, NotFoundError
 from modelyard.services.alias_moves import AliasMoves
 from modelyard.services.base import ServiceBase
 from modelyard.services.local_copies import download_version
+from modelyard.services.policies import enforce_policy
 from modelyard.services.runs import RunService, _run_event, approval_resource, run_resource
 from modelyard.store import aliases as alias_store
 from modelyard.store import approvals as approval_store
@@ -327,6 +329,16 @@ class RunEngine(RunService, AliasMoves):
             before = version_store.load_versions(conn, [version_id])[0]
             if before.approval_status is status:
                 return False
+            if status is ApprovalStatus.APPROVED:
+                enforce_policy(
+                    conn,
+                    before,
+                    APPROVAL,
+                    actor=actor,
+                    action="version.decide",
+                    resource=before.reference,
+                    registry_key=self._manifest_key().public_key(),
+                )
             decision = ApprovalDecision(
                 reference=before.reference,
                 status=status,

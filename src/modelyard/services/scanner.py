@@ -13,6 +13,7 @@ import ast
 import codecs
 import io
 import json
+import logging
 import os
 import pickletools
 import re
@@ -20,17 +21,39 @@ import stat
 import struct
 import zipfile
 from collections import Counter
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from picklescan.relaxed_zipfile import RelaxedZipFile
 from picklescan.scanner import SafetyLevel, ScanResult, scan_pickle_bytes, scan_pytorch
 from picklescan.torch import MAGIC_NUMBER
 
-__all__ = ["FileScan", "ScanReport", "scan_directory", "scan_file", "scanner_name"]
+from modelyard.domain.scans import (
+    CLEAN,
+    DATA_ONLY,
+    ERROR,
+    NOT_SCANNED,
+    SUSPICIOUS,
+    UNSAFE,
+    FileScan,
+    ScanReport,
+    verdict_of,
+)
+from modelyard.services import joblib_arrays
+from modelyard.services.scan_trust import Trust
+
+__all__ = [
+    "FileScan",
+    "ScanReport",
+    "Trust",
+    "scan_directory",
+    "scan_file",
+    "scan_stream",
+    "scanner_name",
+    "verdict_of",
+]
 
 # Kinds
 PICKLE, ZIP, NUMPY, SAFETENSORS, GGUF, ONNX, TEXT, UNKNOWN = (
@@ -43,15 +66,6 @@ PICKLE, ZIP, NUMPY, SAFETENSORS, GGUF, ONNX, TEXT, UNKNOWN = (
     "text",
     "unknown",
 )
-# Statuses
-CLEAN, UNSAFE, DATA_ONLY, NOT_SCANNED, ERROR = (
-    "clean",
-    "unsafe",
-    "data_only",
-    "not_scanned",
-    "error",
-)
-
 PICKLE_EXTENSIONS = frozenset(
     {".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".ckpt", ".dat"}
 )
@@ -59,6 +73,11 @@ TEXT_EXTENSIONS = frozenset(
     {".json", ".jsonl", ".txt", ".md", ".yaml", ".yml", ".csv", ".tsv", ".cfg", ".toml", ".ini"}
 )
 SOURCE_EXTENSIONS = frozenset({".py", ".pyc", ".pyx", ".ipynb", ".sh", ".js"})
+
+# What picklescan finds is reported here, in the scan's own words; its log lines (an ERROR
+# for every joblib file it cannot parse past the first array) would only be noise in a
+# server's log.
+logging.getLogger("picklescan").setLevel(logging.CRITICAL)
 
 _HEAD = 64
 _PICKLE_PROBE = (
@@ -80,39 +99,6 @@ _UNSCANNED_MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FileScan:
-    path: str
-    kind: str
-    status: str
-    findings: tuple[str, ...] = ()
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "kind": self.kind,
-            "status": self.status,
-            "findings": list(self.findings),
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ScanReport:
-    verdict: str
-    files: tuple[FileScan, ...]
-    scanner: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "scanner": self.scanner,
-            "files": [f.to_dict() for f in self.files],
-            "counts": dict(sorted(Counter(f.status for f in self.files).items())),
-        }
-
-
 def scanner_name() -> str:
     """``"picklescan <version>"``: what produced the findings."""
     try:
@@ -121,25 +107,12 @@ def scanner_name() -> str:
         return "picklescan"
 
 
-def verdict_of(files: Iterable[FileScan]) -> str:
-    statuses = {f.status for f in files}
-    if UNSAFE in statuses:
-        return UNSAFE
-    if ERROR in statuses:
-        return ERROR
-    if not statuses or statuses == {NOT_SCANNED}:
-        return NOT_SCANNED
-    if NOT_SCANNED in statuses:
-        return "partial"
-    return CLEAN
-
-
 def scan_directory(root: Path, *, trusted_globals: Collection[str] = ()) -> ScanReport:
     """Scan every file under ``root``, sorted by relative path; symlinks are listed, not followed.
 
-    ``trusted_globals`` ("module.name" or "module.*") downgrades picklescan's *suspicious* imports
-    (globals it has no opinion on, such as ``sklearn...LogisticRegression``) to innocuous; it never
-    overrides a *dangerous* one. By default every suspicious import makes the file unsafe.
+    ``trusted_globals`` ("module.name" or "module.*") are trusted on top of the allowlist of
+    ``services/scan_trust.py``: imports neither dangerous nor trusted make a file
+    ``suspicious``; trust never overrides a *dangerous* import.
     """
     found: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -165,7 +138,17 @@ def scan_file(path: Path, relative: str, *, trusted_globals: Collection[str] = (
         if not stat.S_ISREG(mode):
             return FileScan(relative, UNKNOWN, NOT_SCANNED, detail="not a regular file")
         with path.open("rb") as f:
-            return _scan_stream(f, relative, path.stat().st_size, _Trust(trusted_globals))
+            return _scan_stream(f, relative, path.stat().st_size, Trust(tuple(trusted_globals)))
+    except OSError as e:
+        return FileScan(relative, UNKNOWN, ERROR, detail=f"could not read: {e}")
+
+
+def scan_stream(
+    stream: IO[bytes], relative: str, size: int, *, trusted_globals: Collection[str] = ()
+) -> FileScan:
+    """:func:`scan_file` for a seekable binary stream of ``size`` bytes (a stored blob)."""
+    try:
+        return _scan_stream(stream, relative, size, Trust(tuple(trusted_globals)))
     except OSError as e:
         return FileScan(relative, UNKNOWN, ERROR, detail=f"could not read: {e}")
 
@@ -173,18 +156,7 @@ def scan_file(path: Path, relative: str, *, trusted_globals: Collection[str] = (
 # -- classification -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Trust:
-    patterns: Collection[str]
-
-    def trusts(self, module: str, name: str) -> bool:
-        return f"{module}.{name}" in self.patterns or any(
-            p.endswith(".*") and (module == p[:-2] or module.startswith(p[:-1]))
-            for p in self.patterns
-        )
-
-
-def _scan_stream(f: IO[bytes], relative: str, size: int, trust: _Trust, depth: int = 0) -> FileScan:
+def _scan_stream(f: IO[bytes], relative: str, size: int, trust: Trust, depth: int = 0) -> FileScan:
     head = f.read(_HEAD)
     f.seek(0)
     suffix = os.path.splitext(relative)[1].lower()
@@ -205,7 +177,7 @@ def _scan_stream(f: IO[bytes], relative: str, size: int, trust: _Trust, depth: i
 
 
 def _by_magic(
-    f: IO[bytes], relative: str, head: bytes, trust: _Trust, depth: int
+    f: IO[bytes], relative: str, head: bytes, trust: Trust, depth: int
 ) -> FileScan | None:
     if _has_pickle_header(head):
         return _scan_pickle(f, relative, head, trust)
@@ -319,7 +291,7 @@ def _text_problem(f: IO[bytes]) -> str | None:
 
 
 def _scan_pickle(
-    f: IO[bytes], relative: str, head: bytes, trust: _Trust, detail: str = ""
+    f: IO[bytes], relative: str, head: bytes, trust: Trust, detail: str = ""
 ) -> FileScan:
     try:
         if _is_legacy_torch(head):
@@ -329,16 +301,44 @@ def _scan_pickle(
         else:
             result = scan_pickle_bytes(f, relative)
             f.seek(0)
-            # picklescan says "scanned, nothing found" for bytes it could not parse at all.
-            parsed = bool(result.globals) or _parses_fully(f)
+            rescanned, joblib_detail = _joblib_rescan(f, relative, result)
+            detail = _join(detail, joblib_detail)
+            if rescanned is not None:
+                result, parsed = rescanned, True
+            else:
+                # picklescan says "scanned, nothing found" for bytes it could not parse at all.
+                parsed = bool(result.globals) or _parses_fully(f)
     except Exception as e:
         return FileScan(relative, PICKLE, ERROR, detail=f"picklescan failed: {e}")
     status, findings = _judge(result, trust)
-    if not parsed and status == CLEAN:
-        status, detail = ERROR, "could not be parsed as a pickle"
-    elif result.scan_err and status == CLEAN:
-        status, detail = ERROR, "pickle parse error part-way (findings are up to the error)"
+    if not parsed and status in (CLEAN, SUSPICIOUS):
+        status, detail = ERROR, _join("could not be parsed as a pickle", detail)
+    elif result.scan_err and status in (CLEAN, SUSPICIOUS):
+        status = ERROR
+        detail = _join("pickle parse error part-way (findings are up to the error)", detail)
     return FileScan(relative, PICKLE, status, findings, _join("picklescan", detail))
+
+
+def _joblib_rescan(
+    f: IO[bytes], relative: str, result: ScanResult
+) -> tuple[ScanResult | None, str]:
+    """picklescan again over a joblib file with its raw array bytes cut out (None: the file
+    does not import joblib's array wrapper, or does not follow joblib's layout)."""
+    if not any((g.module, g.name) == joblib_arrays.WRAPPER for g in result.globals):
+        return None, ""
+    if not f.seekable():
+        return None, "joblib arrays inside an archive are not followed"
+    size = f.seek(0, io.SEEK_END)
+    try:
+        layout = joblib_arrays.read_layout(f, size)
+    except joblib_arrays.NotJoblib as e:
+        return None, f"joblib layout not followed: {e}"
+    rescanned = ScanResult([])
+    for view in joblib_arrays.pickle_views(f, layout):
+        rescanned.merge(scan_pickle_bytes(view, relative))
+    f.seek(0)
+    arrays, nested = len(layout.arrays), len(layout.nested)
+    return rescanned, f"joblib: {arrays} numpy array(s) as raw data, {nested} object array(s)"
 
 
 def _is_legacy_torch(head: bytes) -> bool:
@@ -365,16 +365,24 @@ def _parses_fully(f: IO[bytes]) -> bool:
         return False
 
 
-def _judge(result: ScanResult, trust: _Trust) -> tuple[str, tuple[str, ...]]:
+def _judge(result: ScanResult, trust: Trust) -> tuple[str, tuple[str, ...]]:
+    """``unsafe`` for a dangerous import, else ``suspicious`` for an untrusted one, else
+    ``clean``; with every dangerous and suspicious import named."""
     findings: list[str] = []
+    status = CLEAN
     for g in result.globals:
         level = g.safety
-        if level is SafetyLevel.Suspicious and trust.trusts(g.module, g.name):
+        if trust.is_dangerous(g.module, g.name):
+            level = SafetyLevel.Dangerous
+        elif level is SafetyLevel.Suspicious and trust.trusts(g.module, g.name):
             level = SafetyLevel.Innocuous
+        if level is SafetyLevel.Dangerous:
+            status = UNSAFE
+        elif level is SafetyLevel.Suspicious and status == CLEAN:
+            status = SUSPICIOUS
         if level is not SafetyLevel.Innocuous:
             findings.append(f"{g.module}.{g.name} ({level.value})")
-    findings.sort()
-    return (UNSAFE if findings else CLEAN), tuple(findings)
+    return status, tuple(sorted(set(findings)))
 
 
 def _join(*parts: str) -> str:
@@ -409,7 +417,7 @@ def _descr_has_objects(descr: object) -> bool:
     return False
 
 
-def _scan_npy(f: IO[bytes], relative: str, trust: _Trust) -> FileScan:
+def _scan_npy(f: IO[bytes], relative: str, trust: Trust) -> FileScan:
     try:
         objects = _npy_has_objects(f)
     except (ValueError, SyntaxError, IndexError, struct.error, UnicodeDecodeError) as e:
@@ -425,7 +433,7 @@ def _scan_npy(f: IO[bytes], relative: str, trust: _Trust) -> FileScan:
         return FileScan(relative, NUMPY, ERROR, detail=f"picklescan failed: {e}")
     status, findings = _judge(result, trust)
     detail = "picklescan: object array pickle"
-    if status == CLEAN and (result.scan_err or not parsed):
+    if status in (CLEAN, SUSPICIOUS) and (result.scan_err or not parsed):
         status, detail = ERROR, "object array pickle could not be parsed"
     return FileScan(relative, NUMPY, status, findings, detail)
 
@@ -433,7 +441,7 @@ def _scan_npy(f: IO[bytes], relative: str, trust: _Trust) -> FileScan:
 # -- zip archives (PyTorch, .npz) ------------------------------------------------------------
 
 
-def _scan_zip(f: IO[bytes], relative: str, trust: _Trust, depth: int) -> FileScan:
+def _scan_zip(f: IO[bytes], relative: str, trust: Trust, depth: int) -> FileScan:
     try:
         with RelaxedZipFile(f, "r") as archive:
             entries = [
@@ -446,13 +454,14 @@ def _scan_zip(f: IO[bytes], relative: str, trust: _Trust, depth: int) -> FileSca
     findings = tuple(sorted(f"{e.path}: {x}" for e in entries for x in e.findings))
     statuses = Counter(e.status for e in entries)
     errors = [f"{e.path}: {e.detail}" for e in entries if e.status == ERROR]
-    scanned = statuses[CLEAN] + statuses[UNSAFE] + statuses[ERROR]
+    scanned = statuses[CLEAN] + statuses[UNSAFE] + statuses[SUSPICIOUS] + statuses[ERROR]
     others = len(entries) - scanned - statuses[DATA_ONLY]
     summary = f"{scanned} pickle(s) scanned, {statuses[DATA_ONLY]} data-only, {others} other"
-    if statuses[UNSAFE]:
-        return FileScan(relative, ZIP, UNSAFE, findings, _join(summary, *errors))
-    if errors:
-        return FileScan(relative, ZIP, ERROR, findings, _join(summary, *errors))
+    for worst in (UNSAFE, ERROR, SUSPICIOUS):
+        if statuses[worst]:
+            return FileScan(
+                relative, ZIP, worst, findings, _join(f"picklescan: {summary}", *errors)
+            )
     if scanned:
         return FileScan(relative, ZIP, CLEAN, (), f"picklescan: {summary} entries")
     if entries and statuses[DATA_ONLY] == len(entries):
@@ -461,7 +470,7 @@ def _scan_zip(f: IO[bytes], relative: str, trust: _Trust, depth: int) -> FileSca
 
 
 def _scan_zip_entry(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, trust: _Trust, depth: int
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, trust: Trust, depth: int
 ) -> FileScan:
     name = info.filename  # findings are reported as "<entry>: <global> (<level>)"
     try:

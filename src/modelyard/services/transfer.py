@@ -179,11 +179,16 @@ def _download_file(
         hasher = hashlib.sha256()
         size = 0
         with os.fdopen(fd, "wb") as out:
-            for chunk in blobs.read(entry.sha256):
-                hasher.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-                progress.advance(len(chunk))
+            try:
+                for chunk in blobs.read(entry.sha256):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                    progress.advance(len(chunk))
+            except IntegrityError as e:
+                raise IntegrityError(
+                    f"{reference}: file {entry.path!r} is corrupted in the blob store ({e})"
+                ) from None
         if hasher.hexdigest() != entry.sha256 or size != entry.size:
             raise IntegrityError(
                 f"{reference}: file {entry.path!r} is corrupted in the blob store "

@@ -16,7 +16,9 @@ from modelyard.domain.lineage import validate_lineage, versions_from
 from modelyard.domain.manifest import Manifest
 from modelyard.domain.model import ApprovalDecision, Lineage, Page, Version
 from modelyard.domain.names import validate_group_name, validate_key
+from modelyard.domain.policies import APPROVAL
 from modelyard.domain.references import Reference
+from modelyard.domain.scans import REGISTRATION
 from modelyard.domain.times import iso_z
 from modelyard.domain.values import (
     MAX_DESCRIPTION_LENGTH,
@@ -30,8 +32,20 @@ from modelyard.domain.values import (
 from modelyard.errors import NotFoundError, ValidationError
 from modelyard.services.base import AccessDenied, ServiceBase
 from modelyard.services.groups import check_limit
+from modelyard.services.policies import enforce_policy
+from modelyard.services.signatures import (
+    SignatureInput,
+    attach_model_signature,
+    registration_signature,
+    sign_registration,
+    signed_event_data,
+    signer_of,
+    trusted_keys_of_group,
+)
 from modelyard.services.transfer import SILENT, Progress, UploadResult, upload_directory
+from modelyard.store import blob_gc
 from modelyard.store import groups as group_store
+from modelyard.store import scans as scan_store
 from modelyard.store import versions as store
 
 MAX_COMMENT_LENGTH = 4096
@@ -45,7 +59,13 @@ class VersionService(ServiceBase):
         """Store a directory's files (only those not stored yet); returns the manifest."""
         with self._read() as conn:
             self._authorize(conn, Action.BLOB_WRITE, ANY_GROUP, "blobs")
-        return upload_directory(self._blobs, Path(directory), progress)
+        return self._claimed(upload_directory(self._blobs, Path(directory), progress))
+
+    def _claimed(self, upload: UploadResult) -> UploadResult:
+        """Mark an upload's blobs in flight, so garbage collection spares them."""
+        with self._write() as conn:
+            blob_gc.claim(conn, upload.manifest.blob_digests(), self._clock())
+        return upload
 
     def register_version(
         self,
@@ -60,12 +80,16 @@ class VersionService(ServiceBase):
         metadata: Mapping[str, str] | None = None,
         description: str = "",
         model_card: str = "",
+        signature: SignatureInput | None = None,
+        sign_with: str | Path | None = None,
         progress: Progress = SILENT,
     ) -> Version:
         """Register a new immutable version of ``group`` from a directory (or an upload).
 
         Everything is validated before any byte is uploaded; the version becomes visible
-        only after all its blobs are stored and verified.
+        only after all its blobs are stored and verified. The registry signs its manifest;
+        a model-signing ``signature`` (or one made here with the EC key ``sign_with``) is
+        attached in the same transaction, and only if a key the group trusts made it.
         """
         spec = validate_version_spec(
             group,
@@ -79,12 +103,23 @@ class VersionService(ServiceBase):
             model_card=model_card,
         )
         if isinstance(artifact, UploadResult):
-            return self._insert(group, artifact.manifest, spec)
+            bundle = registration_signature(artifact, signature=signature, sign_with=sign_with)
+            return self._insert(group, artifact.manifest, spec, bundle)
         self._precheck(group, spec["lineage"])
-        upload = upload_directory(self._blobs, Path(artifact), progress)
-        return self._insert(group, upload.manifest, spec)
+        bundle = registration_signature(artifact, signature=signature, sign_with=sign_with)
+        if bundle is not None:  # an untrusted signer is refused before anything is uploaded
+            with self._read() as conn:
+                signer_of(bundle, trusted_keys_of_group(conn, group), group=group)
+        upload = self._claimed(upload_directory(self._blobs, Path(artifact), progress))
+        return self._insert(group, upload.manifest, spec, bundle)
 
-    def _insert(self, group: str, manifest: Manifest, spec: dict[str, Any]) -> Version:
+    def _insert(
+        self,
+        group: str,
+        manifest: Manifest,
+        spec: dict[str, Any],
+        signature: dict[str, Any] | None = None,
+    ) -> Version:
         missing = self._blobs.missing(manifest.blob_digests())
         if missing:
             raise ValidationError(
@@ -92,11 +127,13 @@ class VersionService(ServiceBase):
                 field="manifest",
             )
         now = self._clock()
+        signing_key = self._manifest_key()
         with self._write() as conn:
             self._authorize(conn, Action.VERSION_CREATE, group)
+            blob_gc.guard_references(conn, manifest.blob_digests())
             group_id, number = group_store.allocate_version_number(conn, group)
             parent_ids = self._parent_ids(conn, spec["lineage"])
-            store.insert_version(
+            version_id = store.insert_version(
                 conn,
                 group_id=group_id,
                 number=number,
@@ -117,6 +154,11 @@ class VersionService(ServiceBase):
                 updated_at=now,
                 **spec,
             )
+            sign_registration(conn, key=signing_key, version_id=version_id, version=version)
+            # the worker scans it (services/scan_queue.py); queued with the version, durably
+            scan_store.enqueue_scan(
+                conn, version_id=version_id, reason=REGISTRATION, actor=self.actor, now=now
+            )
             self._record(
                 conn,
                 action="version.create",
@@ -125,7 +167,29 @@ class VersionService(ServiceBase):
                 data=_event_data(version),
                 now=now,
             )
+            if signature is not None:
+                self._attach_signature(conn, version_id, version, signature)
             return version
+
+    def _attach_signature(
+        self, conn: Connection, version_id: int, version: Version, bundle: dict[str, Any]
+    ) -> None:
+        recorded = attach_model_signature(
+            conn,
+            version_id=version_id,
+            version=version,
+            bundle=bundle,
+            actor=self.actor,
+            now=version.created_at,
+        )
+        self._record(
+            conn,
+            action="version.sign",
+            resource=version.reference,
+            event_type="version.signed",
+            data=signed_event_data(version, recorded),
+            now=version.created_at,
+        )
 
     def _precheck(self, group: str, lineage: Lineage) -> None:
         """Refuse an unknown or archived group and missing parents before uploading anything.
@@ -302,6 +366,15 @@ class VersionService(ServiceBase):
             check_decision(before.approval_status, status, reference=before.reference)
             if status is ApprovalStatus.APPROVED:
                 break_glass = self._separation_of_duties(conn, before, break_glass)
+                enforce_policy(
+                    conn,
+                    before,
+                    APPROVAL,
+                    actor=self.actor,
+                    action="version.decide",
+                    resource=before.reference,
+                    registry_key=self._manifest_key().public_key(),
+                )
             decision = ApprovalDecision(
                 reference=before.reference,
                 status=status,

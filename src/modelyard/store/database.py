@@ -23,7 +23,7 @@ from modelyard.errors import ConfigError, ConflictError, StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration in migrations/versions (a test keeps the two in step)
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 _WRITE = "modelyard_write"
 _EVENTS = "modelyard_events"  # conn.info flag: this transaction wrote an outbox event
 SQLITE_BUSY_TIMEOUT_S = 30.0

@@ -441,3 +441,95 @@ deployments = Table(
     Column("active_key", String(200), nullable=True, unique=True),
     Index("ix_deployments_env", "group_name", "environment", "id"),
 )
+
+# A digest garbage collection has condemned: its object is being deleted, and a registration
+# that references it is refused (re-upload and retry) — see services/blob_gc.py.
+blob_condemned = Table(
+    "blob_condemned",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    _time("condemned_at"),
+)
+
+# Blobs a client uploaded, or was told are already stored, for a version it has not
+# registered yet ("in-flight"): garbage collection spares them for its grace period.
+blob_claims = Table(
+    "blob_claims",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    _time("claimed_at"),
+)
+
+# A group's release policy for one target: "approval" or an environment (domain/policies.py).
+# No row: the default policy for that target.
+release_policies = Table(
+    "release_policies",
+    metadata,
+    Column("group_name", String(63), primary_key=True),
+    Column("target", String(63), primary_key=True),
+    Column("clauses", JSON, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    _time("updated_at"),
+)
+
+# -- scans (version_scans) go here --
+# Unsafe-model scans of versions: queued at registration (or by `version scan`), leased by a
+# worker (SKIP LOCKED on PostgreSQL), done with a verdict and a per-file report.
+version_scans = Table(
+    "version_scans",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version_id", Id, ForeignKey("versions.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # pending|running|done
+    Column("reason", String(16), nullable=False),  # registration|rescan
+    # the version's id while the scan is pending or running, NULL after: one open scan per
+    # version (NULLs never collide)
+    Column("active_key", Id, nullable=True, unique=True),
+    Column("requested_by", String(255), nullable=False),
+    _time("requested_at"),
+    Column("attempts", Integer, nullable=False, default=0),
+    _time("started_at", nullable=True),
+    _time("finished_at", nullable=True),
+    _time("lease_until", nullable=True),
+    Column("leased_by", String(64), nullable=True),
+    Column("verdict", String(16), nullable=True),
+    Column("scanner", String(255), nullable=True),
+    Column("report", JSON, nullable=True),  # {"files": [...], "counts": {...}}
+    Index("ix_version_scans_version", "version_id", "id"),
+    Index("ix_version_scans_open", "status", "id"),
+)
+
+# -- signatures (version_signatures, trusted_keys) go here --
+
+# Signatures over a version's files (domain/signatures.py): the registry's own, made when the
+# version is registered, and users' model-signing ones. Append-only (database triggers refuse
+# UPDATE and DELETE, see migration 0006).
+version_signatures = Table(
+    "version_signatures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version_id", Id, ForeignKey("versions.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # registry | model-signing
+    Column("signer", String(63), nullable=False),  # "registry" or the trusted key's name
+    Column("key_id", String(64), nullable=False),  # sha256 of the signing key's PEM
+    Column("bundle", Text, nullable=False),  # the Sigstore bundle JSON
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    UniqueConstraint("version_id", "kind", "key_id", name="uq_version_signatures_key"),
+)
+
+# Public keys whose model-signing signatures a group accepts (group admins manage them).
+trusted_keys = Table(
+    "trusted_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", Id, ForeignKey("groups.id"), nullable=False),
+    Column("name", String(63), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("algorithm", String(16), nullable=False),  # ecdsa-p256 | ecdsa-p384 | ecdsa-p521
+    Column("public_key", Text, nullable=False),  # PEM
+    Column("created_by", String(255), nullable=False),
+    _time("created_at"),
+    UniqueConstraint("group_id", "name", name="uq_trusted_keys_name"),
+    UniqueConstraint("group_id", "key_id", name="uq_trusted_keys_key"),
+)

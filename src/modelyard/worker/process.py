@@ -17,16 +17,17 @@ from modelyard.domain.targets import parse_duration
 from modelyard.registry import Registry
 from modelyard.worker.loop import Worker
 from modelyard.worker.runner import RunWorker
+from modelyard.worker.scans import ScanWorker
 from modelyard.worker.senders import Senders
 
 log = logging.getLogger("modelyard.worker")
 
 
 class Workers:
-    """An event worker and a pipeline worker, started and stopped together."""
+    """An event worker, a pipeline worker and a scan worker, started and stopped together."""
 
-    def __init__(self, events: Worker, runs: RunWorker) -> None:
-        self.events, self.runs = events, runs
+    def __init__(self, events: Worker, runs: RunWorker, scans: ScanWorker) -> None:
+        self.events, self.runs, self.scans = events, runs, scans
         self.name = events.name
         self._stopped = threading.Event()
 
@@ -34,15 +35,19 @@ class Workers:
         self.events.start()
         self.runs.engine.subscribe(self.runs.wake)
         self.runs.start()
+        self.scans.queue.subscribe(self.scans.wake)
+        self.scans.start()
 
     def request_stop(self) -> None:
         """Ask every thread to finish what it is doing and end (signal-safe)."""
         self._stopped.set()
         self.events.request_stop()
         self.runs.request_stop()
+        self.scans.request_stop()
 
     def stop(self) -> None:
         self.request_stop()
+        self.scans.stop()
         self.runs.stop()
         self.events.stop()
 
@@ -76,25 +81,29 @@ def workers_for(registry: Registry, settings: Settings) -> Workers:
         threads=settings.run_threads,
         name=events.name,
     )
-    return Workers(events, runs)
+    scans = ScanWorker(registry.scan_queue(), threads=settings.scan_threads, name=events.name)
+    return Workers(events, runs, scans)
 
 
 @dataclass(frozen=True, slots=True)
 class Done:
     deliveries: int
     stages: int
+    scans: int = 0
 
 
 def run_once(registry: Registry, settings: Settings) -> Done:
-    """Deliver what is due and run stages until every run waits or ends; then return."""
+    """Scan queued versions, deliver what is due and run stages until every run waits or
+    ends; then return."""
     workers = workers_for(registry, settings)
-    deliveries = stages = 0
+    deliveries = stages = scans = 0
     try:
         while True:
+            scanned = workers.scans.step()
             sent, ran = workers.events.step(), workers.runs.step()
-            deliveries, stages = deliveries + sent, stages + ran
-            if not sent and not ran and not workers.events.queue_has_due():
-                return Done(deliveries, stages)
+            deliveries, stages, scans = deliveries + sent, stages + ran, scans + scanned
+            if not (scanned or sent or ran or workers.events.queue_has_due()):
+                return Done(deliveries, stages, scans)
     finally:
         workers.events.close()
 
@@ -111,8 +120,9 @@ def run_worker(registry: Registry, settings: Settings) -> None:
     signal.signal(signal.SIGINT, stop)
     print(
         f"modelyard worker {workers.name}: delivering events "
-        f"({settings.delivery_threads} threads) and running pipelines "
-        f"({settings.run_threads} threads); Ctrl-C stops",
+        f"({settings.delivery_threads} threads), running pipelines "
+        f"({settings.run_threads} threads) and scanning versions "
+        f"({settings.scan_threads} threads); Ctrl-C stops",
         flush=True,
     )
     workers.run_forever()
