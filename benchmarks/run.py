@@ -37,6 +37,7 @@ from benchmarks.bench_pipelines import run_pipelines
 from benchmarks.blobs import add_arguments as add_blobs_arguments
 from benchmarks.blobs import options_from as blobs_options
 from benchmarks.blobs import run_blobs
+from benchmarks.blobs_e2e import run_blobs_e2e
 from benchmarks.common import Measurement
 from benchmarks.http_api import QUICK, Counts, run_http
 from benchmarks.http_report import console_table
@@ -247,6 +248,7 @@ class _Session:
         if "blobs" in wanted:
             print("\n== blobs (issue 6): blob store backends and encryption at rest", flush=True)
             self.record(run_blobs(args.workdir, blobs_options(args)))
+            self.record(run_blobs_e2e(args.workdir, blobs_options(args).size_mib))
         if "scan" in wanted:
             print("\n== scan (issue 6): unsafe-model scanning vs registration", flush=True)
             self.record(run_scan(args.workdir, scan_options(args)))

@@ -71,7 +71,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.db'}"
     url: str = request.getfixturevalue("postgres_url")
-    Registry.open(tmp_path / "migrate", db_url=url, blobs_url=f"file://{tmp_path}/b").close()
+    migrate = tmp_path / "migrate"  # its own blobs: a test may create a store of its own
+    Registry.open(migrate, db_url=url, blobs_url=f"file://{migrate}/blobs").close()
     _truncate(url)
     return url
 

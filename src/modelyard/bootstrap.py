@@ -33,8 +33,12 @@ def open_stores(settings: Settings) -> Stores:
                 f"home: cannot create {str(settings.home)!r}: {e.strerror}", field="home"
             ) from e
     db = Database(settings.resolved_db_url)
-    db.migrate()
-    blobs = open_blob_store(settings)
+    try:
+        db.migrate()
+        blobs = open_blob_store(settings)
+    except BaseException:
+        db.dispose()  # no pooled connections left behind by a store that did not open
+        raise
     return Stores(db=db, blobs=blobs, cache_dir=settings.resolved_cache_dir)
 
 

@@ -90,9 +90,13 @@ class Registry(
             signing_key_file=settings.resolved_signing_key_file,
             sagemaker=(settings.sagemaker_account, settings.sagemaker_region),
         )
-        registry._scan_trusted_globals = parse_trusted_globals(settings.scan_trusted_globals)
-        registry.ensure_admin(LOCAL_PRINCIPAL)
-        registry._sign_unsigned_versions()  # a store upgraded from before signed manifests
+        try:
+            registry._scan_trusted_globals = parse_trusted_globals(settings.scan_trusted_globals)
+            registry.ensure_admin(LOCAL_PRINCIPAL)
+            registry._sign_unsigned_versions()  # a store upgraded from before signed manifests
+        except BaseException:
+            registry.close()
+            raise
         return registry
 
     def delivery_queue(self) -> DeliveryQueue:

@@ -94,3 +94,16 @@ def test_unexpected_errors_are_one_line_in_the_cli(
     assert result.stderr.strip() == (
         "error: internal error: RuntimeError: disk on fire (set MODELYARD_DEBUG=1 for a traceback)"
     )
+
+
+def test_a_store_that_cannot_open_leaves_no_connection_behind(tmp_path: Path) -> None:
+    """An encrypted blob store whose key file is missing is refused, naming the file; the
+    database opened before is closed again (filterwarnings=error catches a leak)."""
+    Registry.open(tmp_path / "first", blobs_url=f"file://{tmp_path / 'blobs'}").close()
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="blob-keys.json' does not exist") as info:
+            Registry.open(tmp_path / "second", blobs_url=f"file://{tmp_path / 'blobs'}")
+        assert info.value.field == "key_file"
+    import gc
+
+    gc.collect()

@@ -29,7 +29,7 @@ WORKERS = 3
 @pytest.fixture
 def pg_store(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, Registry]]:
     blobs = f"file://{tmp_path / 'blobs'}"
-    Registry.open(tmp_path / "migrate", db_url=postgres_url, blobs_url=blobs).close()
+    Registry.open(tmp_path / "home", db_url=postgres_url, blobs_url=blobs).close()  # migrate
     _truncate(postgres_url)
     with Registry.open(tmp_path / "home", db_url=postgres_url, blobs_url=blobs) as registry:
         yield postgres_url, registry
@@ -127,7 +127,8 @@ def test_workers_hear_of_other_processes_events_on_postgresql(
 
     url, writer = pg_store
     heard = threading.Event()
-    with Registry.open(tmp_path / "other", db_url=url, blobs_url=f"file://{tmp_path}/b") as other:
+    blobs = f"file://{tmp_path / 'blobs'}"  # the same store, so the same key file
+    with Registry.open(tmp_path / "home", db_url=url, blobs_url=blobs) as other:
         other.delivery_queue().subscribe(heard.set)
         time.sleep(0.2)  # the listener connects
         writer.create_group("announced")

@@ -72,9 +72,15 @@ def read_signature(signature: SignatureInput, *, field: str = "signature") -> di
 
 
 def sign_registration(
-    conn: Connection, *, key: Ed25519PrivateKey, version_id: int, version: Version
+    conn: Connection,
+    *,
+    key: Ed25519PrivateKey,
+    version_id: int,
+    version: Version,
+    new_version: bool = True,
 ) -> None:
-    """Record the registry's signature over a version being inserted (same transaction)."""
+    """Record the registry's signature over a version being inserted (same transaction),
+    or over an older one that has none (``new_version=False``: checked for a duplicate)."""
     statement = registry_statement(
         group=version.group,
         number=version.number,
@@ -95,6 +101,7 @@ def sign_registration(
         bundle=bundle,
         actor=version.created_by,
         now=version.created_at,
+        new_version=new_version,
     )
 
 

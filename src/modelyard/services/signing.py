@@ -67,7 +67,9 @@ class SigningService(ArtifactService):
             if not ids:
                 return 0
             for version_id, version in zip(ids, load_versions(conn, ids), strict=True):
-                sign_registration(conn, key=key, version_id=version_id, version=version)
+                sign_registration(
+                    conn, key=key, version_id=version_id, version=version, new_version=False
+                )
             audit_store.append_audit(
                 conn,
                 at=self._clock(),

@@ -110,7 +110,9 @@ class VersionService(ServiceBase):
         if bundle is not None:  # an untrusted signer is refused before anything is uploaded
             with self._read() as conn:
                 signer_of(bundle, trusted_keys_of_group(conn, group), group=group)
-        upload = self._claimed(upload_directory(self._blobs, Path(artifact), progress))
+        # no claim: the registration follows at once, and its guard refuses (retryably) a
+        # blob that garbage collection condemned in between
+        upload = upload_directory(self._blobs, Path(artifact), progress)
         return self._insert(group, upload.manifest, spec, bundle)
 
     def _insert(

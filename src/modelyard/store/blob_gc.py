@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, text
+from sqlalchemy import Connection, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -35,13 +35,22 @@ def _batches(items: Collection[str]) -> Iterable[list[str]]:
         yield ordered[start : start + _BATCH]
 
 
+#: built once: it runs in every registration
+_ANY_CONDEMNED = select(blob_condemned.c.sha256).limit(1)
+_CONDEMNED_AMONG = (
+    select(blob_condemned.c.sha256)
+    .where(blob_condemned.c.sha256.in_(bindparam("digests", expanding=True)))
+    .limit(1)
+)
+
+
 def guard_references(conn: Connection, digests: Collection[str]) -> None:
     """In a registration's transaction: refuse blobs being garbage-collected."""
     _lock(conn, exclusive=False)
+    if conn.execute(_ANY_CONDEMNED).first() is None:
+        return  # no collection is deleting anything: the usual case, one cheap query
     for batch in _batches(digests):
-        condemned = conn.scalars(
-            select(blob_condemned.c.sha256).where(blob_condemned.c.sha256.in_(batch))
-        ).first()
+        condemned = conn.scalars(_CONDEMNED_AMONG, {"digests": batch}).first()
         if condemned is not None:
             raise ConflictError(
                 f"manifest: blob sha256:{condemned} is being garbage-collected; upload the "

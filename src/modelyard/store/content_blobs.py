@@ -17,10 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,17 +34,19 @@ from modelyard.store.envelope import (
     Header,
     cipher_range,
     open_range,
+    sealed_chunk_size,
 )
 from modelyard.store.keyring import DataKeyRecord, Keyring
 from modelyard.store.objects import ObjectStore, Staging
+from modelyard.store.streams import IteratorReader, copy_hashing, exact_chunks, read_ahead
 
 MARKER = "store.json"
-#: chunks in flight between the reading and the hashing thread (bounds memory)
-PIPELINE_DEPTH = 8
 _KEY_CACHE = 4096
 #: existence checks up to this many run one after the other; more run on a thread pool
 _SERIAL_LOOKUPS = 8
 _LOOKUP_THREADS = 16
+#: encrypted reads longer than this many chunks read ahead on a second thread
+READ_AHEAD_FROM = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +109,8 @@ class ContentBlobStore:
         try:
             if self.encrypt:
                 return self._put_sealed(stream, staging, expected_sha256)
-            digest, size = _copy_hashing(
-                _exact_chunks(stream, CHUNK_SIZE), lambda chunk, _final: staging.write(chunk)
+            digest, size = copy_hashing(
+                exact_chunks(stream, CHUNK_SIZE), lambda chunk, _final: staging.write(chunk)
             )
             _check(digest, expected_sha256)
             created = not self._stored_elsewhere(digest) and staging.commit(_plain(digest))
@@ -129,7 +130,7 @@ class ContentBlobStore:
         def write(chunk: bytes, final: bool) -> None:
             staging.write(sealer.seal(chunk, final=final))
 
-        digest, size = _copy_hashing(_exact_chunks(stream, CHUNK_PLAINTEXT), write)
+        digest, size = copy_hashing(exact_chunks(stream, CHUNK_PLAINTEXT), write)
         _check(digest, expected)
         stored_plain = not sealing and self._stored_elsewhere(digest)
         if stored_plain or self.objects.exists(_sealed(digest)):
@@ -169,11 +170,15 @@ class ContentBlobStore:
         if start >= stop:
             return iter(())
         first, last = cipher_range(header, record.size, start, stop)
+        sealed_size = sealed_chunk_size(header)
+        ciphertext = self.objects.read(_sealed(digest), first, last, chunk_size=sealed_size)
+        if last - first > READ_AHEAD_FROM * sealed_size:  # overlap reading with decrypting
+            ciphertext = read_ahead(ciphertext)
         return open_range(
             data_key,
             header,
             record.size,
-            self.objects.read(_sealed(digest), first, last),
+            ciphertext,
             start=start,
             end=stop,
             name=f"blob sha256:{digest}",
@@ -269,7 +274,7 @@ class ContentBlobStore:
         if not self.objects.exists(_sealed(digest)):
             staging = self.objects.stage(_sealed(digest))
             try:
-                plaintext = _IteratorReader(self.objects.read(_plain(digest)))
+                plaintext = IteratorReader(self.objects.read(_plain(digest)))
                 self._put_sealed(plaintext, staging, digest, sealing=True)
             finally:
                 staging.abort()
@@ -309,84 +314,3 @@ class ContentBlobStore:
 def _check(digest: str, expected: str | None) -> None:
     if expected is not None and digest != expected:
         raise IntegrityError(f"upload: the bytes have sha256 {digest}, not the expected {expected}")
-
-
-class _IteratorReader:
-    """A :class:`Readable` over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-
-    def read(self, size: int = -1, /) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-
-def _exact_chunks(stream: Readable, size: int) -> Iterator[bytes]:
-    """``stream``'s bytes in pieces of exactly ``size`` (the last may be shorter; an empty
-    stream is one empty piece): short reads from a socket do not change the layout."""
-    buffer = bytearray()
-    yielded = False
-    while data := stream.read(size - len(buffer)):
-        if not buffer and len(data) == size:  # the common case: a whole chunk, no copy
-            yield data
-            yielded = True
-            continue
-        buffer += data
-        if len(buffer) == size:
-            yield bytes(buffer)
-            yielded = True
-            buffer.clear()
-    if buffer or not yielded:
-        yield bytes(buffer)
-
-
-def _copy_hashing(chunks: Iterator[bytes], write: Callable[[bytes, bool], None]) -> tuple[str, int]:
-    """Feed ``chunks`` to ``write(chunk, final)`` while hashing them; (sha256 hex, size).
-
-    A stream of more than one chunk is hashed on a second thread while this one writes
-    (hashlib releases the GIL), so ingest runs at the slower of the two, not their sum.
-    Memory stays bounded by the queue: a few chunks, whatever the blob's size.
-    """
-    hasher = hashlib.sha256()
-    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
-    worker: threading.Thread | None = None
-    size = 0
-    current = next(chunks)
-    try:
-        for upcoming in chunks:
-            if worker is None:
-                worker = threading.Thread(
-                    target=_hash_all, args=(pending, hasher), name="modelyard-blob-hash"
-                )
-                worker.daemon = True
-                worker.start()
-            pending.put(current)
-            write(current, False)
-            size += len(current)
-            current = upcoming
-        if worker is None:
-            hasher.update(current)
-        else:
-            pending.put(current)
-        write(current, True)
-        size += len(current)
-    finally:
-        if worker is not None:
-            pending.put(None)
-            worker.join()
-    return hasher.hexdigest(), size
-
-
-def _hash_all(pending: queue.Queue[bytes | None], hasher: hashlib._Hash) -> None:
-    while (chunk := pending.get()) is not None:
-        hasher.update(chunk)

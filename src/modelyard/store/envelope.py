@@ -125,6 +125,11 @@ def open_range(
         raise IntegrityError(f"{name}: the stored ciphertext is truncated (chunk {index})")
 
 
+def sealed_chunk_size(header: Header) -> int:
+    """The stored size of one full chunk: read the object in these, and nothing is re-cut."""
+    return header.chunk_size + TAG_SIZE
+
+
 def cipher_range(header: Header, size: int, start: int, end: int) -> tuple[int, int]:
     """The object byte range holding the chunks for plaintext ``[start, end)``."""
     chunk = header.chunk_size
@@ -140,6 +145,9 @@ def _regroup(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
     """Re-cut a byte stream into ``size``-byte pieces (the last may be shorter)."""
     buffer = bytearray()
     for piece in pieces:
+        if not buffer and len(piece) == size:  # read in whole sealed chunks: no copy
+            yield piece
+            continue
         buffer += piece
         while len(buffer) >= size:
             yield bytes(buffer[:size])

@@ -41,12 +41,14 @@ class FilesystemObjects:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(
+        self, key: str, start: int = 0, end: int | None = None, *, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
         try:
             handle = self.path(key).open("rb")
         except FileNotFoundError:
             raise NotFoundError(f"{key} is not stored") from None
-        return _chunks(handle, start, end)
+        return _chunks(handle, start, end, chunk_size)
 
     def size(self, key: str) -> int:
         try:
@@ -134,12 +136,12 @@ class _FileStaging:
         self._path.unlink(missing_ok=True)
 
 
-def _chunks(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+def _chunks(handle: BinaryIO, start: int, end: int | None, size: int) -> Iterator[bytes]:
     with handle:
         handle.seek(start)
         remaining = None if end is None else max(0, end - start)
         while remaining is None or remaining > 0:
-            want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+            want = size if remaining is None else min(size, remaining)
             chunk = handle.read(want)
             if not chunk:
                 return

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from modelyard.store.blobs import CHUNK_SIZE
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
@@ -46,8 +48,11 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Stream bytes ``[start, end)``; NotFoundError (raised on call) if absent."""
+    def read(
+        self, key: str, start: int = 0, end: int | None = None, *, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
+        """Stream bytes ``[start, end)`` in pieces of ``chunk_size`` (the last may be
+        shorter); NotFoundError (raised on call) if absent."""
         ...
 
     def size(self, key: str) -> int:

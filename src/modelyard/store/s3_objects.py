@@ -122,7 +122,9 @@ class S3Objects:
         )
         return int(head["ContentLength"])
 
-    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(
+        self, key: str, start: int = 0, end: int | None = None, *, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
         if end is not None and end <= start:
             return iter(())
         kwargs: dict[str, str] = {}
@@ -138,7 +140,7 @@ class S3Objects:
             if "InvalidRange" in str(e):
                 return iter(())  # start at or past the end: nothing to read
             raise
-        return _body_chunks(response["Body"])
+        return _body_chunks(response["Body"], chunk_size)
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -308,8 +310,8 @@ class _S3Staging:
             self._pool = None
 
 
-def _body_chunks(body: Any) -> Iterator[bytes]:
+def _body_chunks(body: Any, chunk_size: int) -> Iterator[bytes]:
     try:
-        yield from body.iter_chunks(CHUNK_SIZE)
+        yield from body.iter_chunks(chunk_size)
     finally:
         body.close()

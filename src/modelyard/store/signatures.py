@@ -13,6 +13,9 @@ from modelyard.errors import ConflictError, NotFoundError
 from modelyard.store.rows import utc
 from modelyard.store.schema import trusted_keys, version_signatures, versions
 
+#: built once: the registry signs every registration
+_INSERT = insert(version_signatures)
+
 
 def insert_signature(
     conn: Connection,
@@ -25,8 +28,22 @@ def insert_signature(
     bundle: dict[str, Any],
     actor: str,
     now: datetime,
+    new_version: bool = False,
 ) -> None:
-    """Record a signature; one per version, kind and key (a second one is a conflict)."""
+    """Record a signature; one per version, kind and key (a second one is a conflict).
+    ``new_version``: the version is being inserted in this transaction, so it has none."""
+    row = {
+        "version_id": version_id,
+        "kind": kind,
+        "signer": signer,
+        "key_id": key_id,
+        "bundle": json.dumps(bundle, sort_keys=True),
+        "created_by": actor,
+        "created_at": now,
+    }
+    if new_version:
+        conn.execute(_INSERT, row)
+        return
     taken = conn.execute(
         select(version_signatures.c.signer).where(
             version_signatures.c.version_id == version_id,
@@ -39,17 +56,7 @@ def insert_signature(
             f"signature: {reference} already has a {kind} signature by key {taken.signer!r}",
             field="signature",
         )
-    conn.execute(
-        insert(version_signatures).values(
-            version_id=version_id,
-            kind=kind,
-            signer=signer,
-            key_id=key_id,
-            bundle=json.dumps(bundle, sort_keys=True),
-            created_by=actor,
-            created_at=now,
-        )
-    )
+    conn.execute(_INSERT, row)
 
 
 def unsigned_version_ids(conn: Connection, *, limit: int) -> list[int]:
