@@ -37,6 +37,38 @@ def test_a_failing_gate_stops_the_run_with_the_condition_and_values(release: Rel
     assert release.admin.list_approvals() == []
 
 
+def test_gates_read_the_scan_verdict_and_signatures(release: Release) -> None:
+    """A pipeline can demand what release policies check, as a gate, before any approval."""
+    from tests.signers import ec_keypair
+
+    release.apply(
+        """
+        name: release
+        stages:
+          - name: proven
+            uses: gate
+            when: ['candidate.scan == "clean"', 'candidate.signature.valid',
+                   '"release-bot" in candidate.signature.signed_by']
+        """
+    )
+    ref = release.register(auc=0.9)  # scanned clean, registry-signed, not signed by the bot
+    first = release.admin.start_run("release", ref)
+    release.step()
+    shown = release.run(first["id"])
+    assert shown["status"] == "failed"
+    assert shown["stages"][0]["outputs"]["values"] == {
+        "candidate.scan": "clean",
+        "candidate.signature.valid": True,
+        "candidate.signature.signed_by": [],
+    }
+    private, public = ec_keypair(release.tmp, "release-bot")
+    release.admin.add_trusted_key("fraud", "release-bot", public.read_text())
+    release.alice.sign_version(ref, sign_with=private)
+    second = release.admin.retry_run(first["id"])
+    release.step()
+    assert release.run(second["id"])["status"] == "succeeded"
+
+
 def test_n_of_m_approvals_not_by_the_registrant(release: Release) -> None:
     release.apply(GATED)
     run = release.admin.start_run("release", release.register(auc=0.9))

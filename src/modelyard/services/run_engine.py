@@ -23,13 +23,13 @@ from sqlalchemy import Connection
 
 from modelyard.domain.approval import ApprovalStatus
 from modelyard.domain.model import ApprovalDecision, Version
-from modelyard.domain.policies import APPROVAL
+from modelyard.domain.policies import APPROVAL, Evidence
 from modelyard.domain.times import iso_z
 from modelyard.errors import ConflictError, NotFoundError
 from modelyard.services.alias_moves import AliasMoves
 from modelyard.services.base import ServiceBase
 from modelyard.services.local_copies import download_version
-from modelyard.services.policies import enforce_policy
+from modelyard.services.policies import enforce_policy, evidence_of
 from modelyard.services.runs import RunService, _run_event, approval_resource, run_resource
 from modelyard.store import aliases as alias_store
 from modelyard.store import approvals as approval_store
@@ -242,6 +242,11 @@ class RunEngine(RunService, AliasMoves):
     def materialize(self, work: StageWork, target: Path) -> None:
         """Write the run's version's files into ``target``, verifying every digest."""
         download_version(self._blobs, work.version, target)
+
+    def evidence_of(self, version: Version) -> Evidence:
+        """The candidate's scan and signatures, as release policies see them (for gates)."""
+        with self._db.transaction(write=False) as conn:
+            return evidence_of(conn, version, self._manifest_key().public_key())
 
     def environments_of(self, group: str) -> dict[str, Version | None]:
         """Every environment name a gate may read and the version it serves in ``group`` now

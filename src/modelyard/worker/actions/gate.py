@@ -1,5 +1,6 @@
-"""``gate``: CEL conditions over the candidate, the run's metrics and the versions the
-group's environments serve now (``production.metrics.auc``; ``null`` when none). A failing
+"""``gate``: CEL conditions over the candidate (with its scan verdict and signatures), the
+run's metrics and the versions the group's environments serve now
+(``production.metrics.auc``; ``null`` when none). A failing
 gate records the condition that failed and every value the conditions read. Idempotent."""
 
 from __future__ import annotations
@@ -42,7 +43,16 @@ def context_of(ctx: StageContext) -> dict[str, Any]:
         env: as_context(version)
         for env, version in ctx.engine.environments_of(ctx.work.version.group).items()
     }
-    context["candidate"] = as_context(ctx.work.version)
+    candidate = as_context(ctx.work.version)
+    assert candidate is not None
+    evidence = ctx.engine.evidence_of(ctx.work.version)
+    # what release policies check, for gates that want it earlier or stricter
+    candidate["scan"] = evidence.scan  # the latest finished scan's verdict, or null
+    candidate["signature"] = {
+        "valid": evidence.registry_signature_valid,
+        "signed_by": list(evidence.signers),
+    }
+    context["candidate"] = candidate
     context["run"] = {"metrics": metrics}
     return context
 
