@@ -77,6 +77,11 @@ def test_new_stores_encrypt_with_a_private_key_file(run: Run, home: Path, tmp_pa
     assert b"secret weights" not in stored
     run("version", "download", "g/1", "out")
     assert (tmp_path / "out" / "model.bin").read_bytes() == content
+    status = json.loads(run("status", "--json").stdout)
+    key_id = json.loads(key_file.read_text())["keys"][0]["id"]
+    assert status["blob_encryption"].startswith("AES-256-GCM")
+    assert status["key_encryption_key"] == f"file:{key_id}"
+    assert json.loads(key_file.read_text())["keys"][0]["key"] not in run("status").stdout
 
 
 def test_key_rotation_makes_the_old_key_file_unnecessary(
@@ -106,6 +111,7 @@ def test_a_plaintext_store_is_encrypted_in_place(
     run("version", "register", "g", str(_model(tmp_path)))
     assert not (home / "keys" / "blob-keys.json").exists()
     monkeypatch.delenv("MODELYARD_BLOB_ENCRYPTION")
+    assert json.loads(run("status", "--json").stdout)["blob_encryption"].startswith("off")
     assert "this store has no key-encryption key" in run("keys", "rotate", code=2).stderr
     out = run("blobs", "encrypt")
     assert "encrypted 2 blob(s); 0 were already encrypted" in out.stdout

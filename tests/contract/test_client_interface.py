@@ -20,6 +20,7 @@ LOCAL_ONLY = {
     "run_engine",  # pipeline workers run next to the store
     "scan_queue",  # scan workers run next to the store
     "verify_blobs",  # store maintenance runs where the stores are (modelyard blobs …)
+    "blob_store_info",
     "collect_garbage",
     "encrypt_blobs",
     "rotate_keys",

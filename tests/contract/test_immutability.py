@@ -124,6 +124,7 @@ READERS = {
     "read_blob",
     "ping",
     "verify_blobs",
+    "blob_store_info",
     "get_policy",
     "list_policies",
     "check_policy",

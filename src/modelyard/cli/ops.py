@@ -85,7 +85,14 @@ def _location(state: State) -> str:
 def status(state: State, as_json: bool) -> None:
     """Where the store is and what it holds."""
     summary = state.registry.summary()
-    info = {"store": _location(state)} | summary
+    info: dict[str, object] = {"store": _location(state), **summary}
+    registry = state.registry
+    if isinstance(registry, Registry):  # the blob store is the server's business remotely
+        blobs = registry.blob_store_info()
+        info["blobs"] = blobs["location"]
+        info["blob_encryption"] = blobs["encryption"]
+        if "key_encryption_key" in blobs:
+            info["key_encryption_key"] = blobs["key_encryption_key"]
     if as_json:
         print_json(info)
     else:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from modelyard.domain.access import Action
+from modelyard.domain.access import ANY_GROUP, Action
 from modelyard.errors import ConfigError
 from modelyard.services.base import ServiceBase
 from modelyard.store import audit as audit_store
@@ -76,6 +76,13 @@ class BlobMaintenanceService(ServiceBase):
                 outcome="allowed",
                 details=details,
             )
+
+    def blob_store_info(self) -> dict[str, str]:
+        """Where the blobs are, whether new ones are encrypted, and with which key-encryption
+        key (``file:<id>`` or ``kms:<key>``); never key material."""
+        with self._read() as conn:
+            self._authorize(conn, Action.GROUP_READ, ANY_GROUP, "blobs")
+        return self._content_store().describe()
 
     def verify_blobs(self, digests: list[str] | None = None) -> VerifyReport:
         """Re-read and re-hash stored blobs (all, or ``digests``); report corruption."""

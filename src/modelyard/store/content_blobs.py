@@ -301,6 +301,17 @@ class ContentBlobStore:
             done += 1
         return done, total
 
+    def describe(self) -> dict[str, str]:
+        """Where the blobs are and how new ones are stored (for ``modelyard status``)."""
+        info = {"location": self.objects.location}
+        if not self.encrypt:
+            info["encryption"] = "off (new blobs are plaintext; modelyard blobs encrypt)"
+        else:
+            info["encryption"] = "AES-256-GCM, a data key per blob"
+            assert self.keyring is not None
+            info["key_encryption_key"] = self.keyring.current.id
+        return info
+
     def marker(self) -> dict[str, object]:
         raw = self.objects.get(MARKER)
         return {} if raw is None else dict(json.loads(raw))
