@@ -110,6 +110,11 @@ def gc(state: State, dry_run: bool, grace: timedelta, as_json: bool) -> None:
             ("would delete" if dry_run else "deleted", len(report.collected)),
             ("bytes", report.collected_bytes),
         ]
+        + (
+            [("unfinished S3 uploads " + ("to abort" if dry_run else "aborted"), n)]
+            if (n := report.abandoned_uploads)
+            else []
+        )
     )
 
 

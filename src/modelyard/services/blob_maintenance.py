@@ -121,7 +121,12 @@ class BlobMaintenanceService(ServiceBase):
         report = {"examined": examined, "referenced": len(used), "spared": spared}
         if dry_run:
             return GcReport(
-                True, examined, len(used), spared, collected={d: sizes[d] for d in candidates}
+                True,
+                examined,
+                len(used),
+                spared,
+                collected={d: sizes[d] for d in candidates},
+                abandoned_uploads=self._abort_abandoned_uploads(store, cutoff, dry_run=True),
             )
         with self._write() as conn:
             self._authorize_store_admin(conn, "blobs")
@@ -161,11 +166,15 @@ class BlobMaintenanceService(ServiceBase):
         )
 
     @staticmethod
-    def _abort_abandoned_uploads(store: ContentBlobStore, cutoff: datetime) -> int:
+    def _abort_abandoned_uploads(
+        store: ContentBlobStore, cutoff: datetime, *, dry_run: bool = False
+    ) -> int:
         abandoned = getattr(store.objects, "abandoned_uploads", None)
         if abandoned is None:
             return 0  # the filesystem removes stale temp files when it opens
         uploads = abandoned(cutoff)
+        if dry_run:
+            return len(uploads)
         for key, upload_id in uploads:
             store.objects.abort_upload(key, upload_id)  # type: ignore[attr-defined]
         return len(uploads)
