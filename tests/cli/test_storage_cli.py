@@ -227,9 +227,12 @@ def test_gc_aborts_s3_uploads_left_unfinished(s3_settings: Settings, tmp_path: P
         PartNumber=1,
         Body=b"x" * 1024,
     )
+    s3.put_object(Bucket=bucket, Key="registry/staging/0123abcd", Body=b"copy never finished")
     # (moto reports every upload as initiated in 2010, so any grace period has passed)
     with Registry.open(settings=s3_settings) as registry:
-        assert registry.collect_garbage(dry_run=True, grace=timedelta(0)).abandoned_uploads == 1
+        assert registry.collect_garbage(dry_run=True, grace=timedelta(0)).abandoned_uploads == 2
         assert len(s3.list_multipart_uploads(Bucket=bucket)["Uploads"]) == 1, "dry run"
+        assert registry.collect_garbage(grace=timedelta(hours=1)).abandoned_uploads == 1
         assert registry.collect_garbage(grace=timedelta(0)).abandoned_uploads == 1
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="registry/staging/")

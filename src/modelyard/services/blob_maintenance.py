@@ -173,11 +173,15 @@ class BlobMaintenanceService(ServiceBase):
         if abandoned is None:
             return 0  # the filesystem removes stale temp files when it opens
         uploads = abandoned(cutoff)
+        # verified uploads whose copy to their address did not finish (S3 staging keys)
+        staged = [o.key for o in store.objects.list("staging/") if o.modified < cutoff]
         if dry_run:
-            return len(uploads)
+            return len(uploads) + len(staged)
         for key, upload_id in uploads:
             store.objects.abort_upload(key, upload_id)  # type: ignore[attr-defined]
-        return len(uploads)
+        for key in staged:
+            store.objects.delete(key)
+        return len(uploads) + len(staged)
 
     def encrypt_blobs(self) -> EncryptReport:
         """Encrypt every plaintext blob in place and mark the store encrypted, so new blobs
