@@ -25,8 +25,10 @@ from modelyard.services.run_engine import RunEngine
 from modelyard.services.runs import RunService
 from modelyard.services.scan_trust import parse_trusted_globals
 from modelyard.services.scans import ScanService
+from modelyard.services.secrets import unseal_rule
 from modelyard.services.signing import SigningService
 from modelyard.services.versions import VersionService
+from modelyard.store.content_blobs import ContentBlobStore
 
 
 class Registry(
@@ -101,7 +103,13 @@ class Registry(
 
     def delivery_queue(self) -> DeliveryQueue:
         """The queue event workers consume (local only: workers run next to the store)."""
-        return DeliveryQueue(self._db, clock=self._clock, identity=self._sagemaker)
+        keyring = self._blobs.keyring if isinstance(self._blobs, ContentBlobStore) else None
+        return DeliveryQueue(
+            self._db,
+            clock=self._clock,
+            identity=self._sagemaker,
+            unseal=lambda rule: unseal_rule(rule, keyring),
+        )
 
     def run_engine(self) -> RunEngine:
         """The pipeline engine workers drive (local only: workers run next to the store)."""

@@ -12,8 +12,10 @@ from sqlalchemy import Connection
 from modelyard.domain.access import ANY_GROUP, Action
 from modelyard.errors import ConfigError
 from modelyard.services.base import ServiceBase
+from modelyard.services.secrets import reseal_rule
 from modelyard.store import audit as audit_store
 from modelyard.store import blob_gc
+from modelyard.store import rules as rule_store
 from modelyard.store.content_blobs import ContentBlobStore
 from modelyard.store.keyring import Keyring, new_key_entry
 
@@ -201,8 +203,11 @@ class BlobMaintenanceService(ServiceBase):
                 already += 1
             elif store.seal_plain(entry.sha256):
                 encrypted += 1
+        sealed = self._reseal_secrets(keyring)  # webhook secrets stored before: sealed now
         self._audit(
-            "blobs.encrypt", "blobs", {"encrypted": encrypted, "already_encrypted": already}
+            "blobs.encrypt",
+            "blobs",
+            {"encrypted": encrypted, "already_encrypted": already, "sealed_rules": sealed},
         )
         return EncryptReport(encrypted=encrypted, already=already)
 
@@ -232,15 +237,34 @@ class BlobMaintenanceService(ServiceBase):
                 keyring.key_file.write([new_key_entry(), *entries])
             keyring.reload()
         rewrapped, total = store.rewrap()
+        secrets = self._reseal_secrets(keyring)  # before the old keys go
         if not keyring.uses_kms:
             entries = keyring.key_file.entries()
             retired = [e["id"] for e in entries[1:]]
             keyring.key_file.write(entries[:1])
             keyring.reload()
         current = keyring.current.id
-        details = {"key": current, "rewrapped": rewrapped, "total": total, "retired": retired}
+        details = {
+            "key": current,
+            "rewrapped": rewrapped,
+            "total": total,
+            "retired": retired,
+            "resealed_rules": secrets,
+        }
         self._audit("keys.rotate", "keys", details)
         return RotateReport(key=current, rewrapped=rewrapped, total=total, retired=retired)
+
+    def _reseal_secrets(self, keyring: Keyring) -> int:
+        """Seal every rule's webhook secrets under the current key (one transaction)."""
+        resealed = 0
+        with self._write() as conn:
+            self._authorize_store_admin(conn, "keys")
+            for rule in rule_store.list_rules(conn):
+                changed = reseal_rule(rule, keyring)
+                if changed is not None:
+                    rule_store.replace_rule(conn, changed, now=self._clock())
+                    resealed += 1
+        return resealed
 
     @staticmethod
     def _keyring(store: ContentBlobStore) -> Keyring:

@@ -58,8 +58,10 @@ class DeliveryQueue:
         clock: Callable[[], datetime],
         identity: SageMakerIdentity,
         jitter: Callable[[], float] = random.random,
+        unseal: Callable[[Rule], Rule] = lambda rule: rule,
     ) -> None:
         self._db = db
+        self._unseal = unseal  # webhook secrets are sealed at rest (services/secrets.py)
         self._clock = clock
         self.identity = identity
         self._jitter = jitter
@@ -80,7 +82,7 @@ class DeliveryQueue:
         with self._lock:
             if fingerprint == self._fingerprint:
                 return
-            rules = {rule.id: rule for rule in rule_store.list_rules(conn)}
+            rules = {rule.id: self._unseal(rule) for rule in rule_store.list_rules(conn)}
             self._rules, self._indexes = rules, indexes_of(rules)
             self._fingerprint = fingerprint
 

@@ -11,6 +11,7 @@ from modelyard.domain.targets import REDACTED
 from modelyard.errors import ConflictError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.services.routing import SageMakerIdentity, view_of
+from modelyard.services.secrets import refuse_sealed_input, seal_rule, secret_keyring
 from modelyard.store import deliveries as delivery_store
 from modelyard.store import rules as store
 
@@ -32,6 +33,7 @@ class RuleService(ServiceBase):
         ``format`` is ``cloudevents`` or ``sagemaker`` (inferred from the pattern when
         omitted); ``transform`` selects fields (``input_path`` / ``input_paths``). Returns
         the rule with webhook secrets redacted."""
+        refuse_sealed_input(targets)
         rule = parse_rule(
             name=name,
             pattern=pattern,
@@ -42,6 +44,7 @@ class RuleService(ServiceBase):
             enabled=enabled,
         )
         _not_a_trigger(rule.name)
+        rule = seal_rule(rule, secret_keyring(self._blobs))  # webhook secrets at rest
         now = self._clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
@@ -134,6 +137,7 @@ class RuleService(ServiceBase):
                 "transform": transform,
                 "description": description,
             }
+            refuse_sealed_input(targets)
             changed = sorted(k for k, v in given.items() if v is not None)
             if not changed:
                 raise ValidationError(
@@ -151,7 +155,7 @@ class RuleService(ServiceBase):
                 description=description if description is not None else old.description,
                 enabled=old.enabled,
             )
-            store.replace_rule(conn, rule, now=now)
+            store.replace_rule(conn, seal_rule(rule, secret_keyring(self._blobs)), now=now)
             cancelled = delivery_store.cancel_targets(
                 conn, old.id, from_index=len(rule.targets), now=now
             )

@@ -86,6 +86,13 @@ class KeyEncryptionKey(Protocol):
     def unwrap(self, wrapped: bytes, context: Mapping[str, str]) -> bytes: ...
 
 
+def _what(context: Mapping[str, str]) -> str:
+    """What a wrapped value is, for messages: a blob's data key, or a sealed secret."""
+    if "modelyard:blob" in context:
+        return f"the data key of blob sha256:{context['modelyard:blob']}"
+    return f"the secret of {context.get('modelyard:secret', 'an unknown owner')}"
+
+
 def _aad(context: Mapping[str, str]) -> bytes:
     return json.dumps(dict(context), sort_keys=True).encode()
 
@@ -106,8 +113,8 @@ class LocalKey:
             return self._aes.decrypt(wrapped[:12], wrapped[12:], _aad(context))
         except InvalidTag:
             raise IntegrityError(
-                f"data key of blob sha256:{context['modelyard:blob']} does not unwrap with "
-                f"{self.id} (the key record was changed or belongs to another blob)"
+                f"{_what(context)} does not unwrap with {self.id} (the stored record was "
+                "changed or belongs to something else)"
             ) from None
 
 
@@ -130,7 +137,7 @@ class KmsKey:
 
     def unwrap(self, wrapped: bytes, context: Mapping[str, str]) -> bytes:
         response = self._call(
-            f"unwrap the data key of blob sha256:{context['modelyard:blob']}",
+            f"unwrap {_what(context)}",
             lambda: self.client.decrypt(
                 CiphertextBlob=wrapped, EncryptionContext=dict(context), KeyId=self._key_id
             ),
@@ -275,3 +282,30 @@ class Keyring:
 
     def unwrap(self, record: DataKeyRecord) -> bytes:
         return self.find(record.kek).unwrap(record.wrapped, record.context())
+
+
+#: how a sealed secret starts: ``sealed:v1:<kek id>:<base64 of the wrapped value>``
+SEALED = "sealed:v1:"
+
+
+def seal_secret(keyring: Keyring, value: str, *, owner: str) -> str:
+    """``value`` encrypted by the current key-encryption key, bound to ``owner``."""
+    kek = keyring.current
+    wrapped = kek.wrap(value.encode(), {"modelyard:secret": owner})
+    return f"{SEALED}{kek.id}:{base64.b64encode(wrapped).decode()}"
+
+
+def unseal_secret(keyring: Keyring, value: str, *, owner: str) -> str:
+    """The plaintext of a sealed secret (a value that is not sealed is returned as is)."""
+    if not value.startswith(SEALED):
+        return value
+    kek_id, _, wrapped = value.removeprefix(SEALED).rpartition(":")
+    plain = keyring.find(kek_id).unwrap(base64.b64decode(wrapped), {"modelyard:secret": owner})
+    return plain.decode()
+
+
+def sealed_by(value: str) -> str | None:
+    """The key-encryption key a sealed secret is wrapped by (None: not sealed)."""
+    if not value.startswith(SEALED):
+        return None
+    return value.removeprefix(SEALED).rpartition(":")[0]
