@@ -17,14 +17,18 @@ from modelyard.errors import ModelyardError
 from modelyard.services.run_engine import Outcome, RunEngine, StageWork
 from modelyard.worker.actions import ACTIONS
 from modelyard.worker.actions.base import StageContext
-from modelyard.worker.loop import DEFAULT_POLL_S, worker_name
+from modelyard.worker.loop import DEFAULT_POLL_S
+from modelyard.worker.polling import PollingWorker
 
 log = logging.getLogger("modelyard.worker")
 
 DEFAULT_RUN_LEASE = timedelta(minutes=2)
 
 
-class RunWorker:
+class RunWorker(PollingWorker):
+    thread_prefix = "pipeline-runner"
+    failure = "running pipeline stages failed; retrying"
+
     def __init__(
         self,
         engine: RunEngine,
@@ -35,21 +39,14 @@ class RunWorker:
         lease: timedelta = DEFAULT_RUN_LEASE,
         name: str | None = None,
     ) -> None:
+        super().__init__(threads=threads, poll_interval=poll_interval, lease=lease, name=name)
         self.engine = engine
-        self.name = name or worker_name()
         self._scratch = scratch
-        self._threads_wanted = threads
-        self._poll = poll_interval
-        self._lease = lease
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._threads: list[threading.Thread] = []
 
     def step(self) -> int:
         """Run due stages until none is due; returns how many stage attempts ran."""
         ran = 0
-        while (work := self.engine.claim(worker=self.name, lease=self._lease)) is not None:
-            self.execute(work)
+        while self._run_one():
             ran += 1
         return ran
 
@@ -90,41 +87,13 @@ class RunWorker:
             except Exception:
                 log.exception("renewing the lease of run %s failed", work.run["id"])
 
-    # --- threaded ----------------------------------------------------------------------
+    def _has_work(self) -> bool:
+        due = self.engine.next_due_at()
+        return due is not None and due <= self.engine.now()
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"pipeline-runner-{i}", daemon=True)
-            for i in range(self._threads_wanted)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def request_stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.request_stop()
-        for thread in self._threads:
-            thread.join(timeout=timeout)
-
-    def _loop(self) -> None:
-        busy = False  # after a stage there is likely more: claim without the due-check read
-        while not self._stop.is_set():
-            try:
-                due = None if busy else self.engine.next_due_at()
-                if busy or (due is not None and due <= self.engine.now()):
-                    work = self.engine.claim(worker=self.name, lease=self._lease)
-                    busy = work is not None
-                    if work is not None:
-                        self.execute(work)
-                        continue
-            except Exception:
-                log.exception("running pipeline stages failed; retrying")
-                self._stop.wait(1.0)
-            self._wake.wait(self._poll)
-            self._wake.clear()
+    def _run_one(self) -> bool:
+        work = self.engine.claim(worker=self.name, lease=self._lease)
+        if work is None:
+            return False
+        self.execute(work)
+        return True
