@@ -207,7 +207,7 @@ def start_runs(store: Store, refs: list[str] | None = None) -> float:
 
 def finished_count(store: Store) -> tuple[int, int]:
     """(runs finished, of which succeeded)."""
-    from modelyard.store.schema import pipeline_runs as r
+    from modelyard.store.sql.schema import pipeline_runs as r
 
     query = select(r.c.status, func.count()).where(r.c.finished_at.is_not(None))
     with store.reader.connect() as conn:
@@ -343,8 +343,8 @@ def _seconds(later: datetime, earlier: datetime) -> float:
 
 def read_runs(store: Store) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]], int]:
     """Every run and its stages (times as UTC datetimes), and the ``custom.noop`` events."""
-    from modelyard.store.rows import utc_or_none
-    from modelyard.store.schema import outbox, pipeline_runs, run_stages
+    from modelyard.store.sql.rows import utc_or_none
+    from modelyard.store.sql.schema import outbox, pipeline_runs, run_stages
 
     with store.reader.connect() as conn:
         runs = [
@@ -575,7 +575,7 @@ class WorkerProcesses:
 
 def hold_runs(store: Store, *, release: datetime | None) -> None:
     """Make every queued run not due (``release`` None) or due at ``release``."""
-    from modelyard.store.schema import pipeline_runs as r
+    from modelyard.store.sql.schema import pipeline_runs as r
 
     with store.reader.begin() as conn:
         conn.execute(update(r).where(r.c.status == "queued").values(next_run_at=release))

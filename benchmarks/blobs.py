@@ -171,7 +171,7 @@ def _usable_backends(options: Options, root: Path) -> list[str]:
 
 
 def _prepare(setup: _Setup, options: Options, backends: list[str]) -> None:
-    from modelyard.store.keyring import KeyFile
+    from modelyard.store.keys.keyring import KeyFile
 
     KeyFile(setup.key_file).create()
     sizes = {options.size_mib}
@@ -289,7 +289,7 @@ def _components(setup: _Setup, number: int, size_mib: int) -> None:
 
 
 def _seal_rate(size_mib: int) -> float:
-    from modelyard.store.envelope import CHUNK_PLAINTEXT, ChunkSealer, Header
+    from modelyard.store.blobs.envelope import CHUNK_PLAINTEXT, ChunkSealer, Header
 
     chunk = os.urandom(CHUNK_PLAINTEXT)
     sealer = ChunkSealer(os.urandom(32), Header(CHUNK_PLAINTEXT, os.urandom(16)))
@@ -770,11 +770,11 @@ def _drop_cache(path: Path) -> None:
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
-    from modelyard.store.content_blobs import ContentBlobStore
-    from modelyard.store.fs_objects import FilesystemObjects
-    from modelyard.store.keyring import KeyFile, Keyring
-    from modelyard.store.objects import ObjectStore
-    from modelyard.store.s3_objects import S3Objects
+    from modelyard.store.blobs.content import ContentBlobStore
+    from modelyard.store.blobs.fs_objects import FilesystemObjects
+    from modelyard.store.blobs.objects import ObjectStore
+    from modelyard.store.blobs.s3_objects import S3Objects
+    from modelyard.store.keys.keyring import KeyFile, Keyring
 
     backend, encrypt = spec["backend"], spec["encrypt"]
     objects: ObjectStore
@@ -857,7 +857,7 @@ def _best_rate(size_mib: int, run: Callable[[], object], times: int = 3) -> floa
 
 def _regroup_aligned(pieces: Any, size: int) -> Iterator[bytes]:
     """The what-if: pieces that already have the sealed chunk's size pass through."""
-    from modelyard.store import envelope
+    from modelyard.transfer.blobs import envelope
 
     pieces = iter(pieces)
     for piece in pieces:
@@ -876,10 +876,10 @@ def profile(size_mib: int, root: Path) -> None:
     import cProfile
     import pstats
 
-    from modelyard.store import envelope, fs_objects
-    from modelyard.store.content_blobs import ContentBlobStore
-    from modelyard.store.fs_objects import FilesystemObjects
-    from modelyard.store.keyring import KeyFile, Keyring
+    from modelyard.store.blobs.content import ContentBlobStore
+    from modelyard.store.blobs.fs_objects import FilesystemObjects
+    from modelyard.store.keys.keyring import KeyFile, Keyring
+    from modelyard.transfer.blobs import envelope, fs_objects
 
     pool = [os.urandom(MiB) for _ in range(16)]
     hasher = hashlib.sha256()

@@ -10,7 +10,7 @@ from typing import Any
 
 from benchmarks.http_servers import ServerProcess, clean_env, free_port
 from modelyard import Client
-from modelyard.services.transfer import UploadResult
+from modelyard.transfer.files import UploadResult
 
 METRIC_KEYS = ("auc", "accuracy", "f1", "precision", "recall")
 TEAMS = ("risk", "growth", "search", "ads", "platform")

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from modelyard import Registry
-from modelyard.store.fs_blobs import FilesystemBlobStore
+from modelyard.store.blobs.filesystem import FilesystemBlobStore
 
 
 def _peak_kib() -> int:

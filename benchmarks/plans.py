@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.domain.search import parse_filter, parse_order_by
-from modelyard.store.search import rare_tag_comparisons, search_query
+from modelyard.store.sql.search import rare_tag_comparisons, search_query
 
 
 @dataclass(frozen=True, slots=True)

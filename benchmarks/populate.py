@@ -2,7 +2,7 @@
 
 Registering 100,000 versions one by one through ``register_version`` takes minutes (see
 the register benchmark), 1,000,000 far longer, so the bulk is inserted directly with
-SQLAlchemy Core ``executemany`` into the tables of ``modelyard/store/schema.py``, 50,000
+SQLAlchemy Core ``executemany`` into the tables of ``modelyard/store/sql/schema.py``, 50,000
 versions per transaction. Everything else goes through the public API: the groups (with
 tags), the blobs (16 real 1 KiB artifacts, reused round-robin by the versions), the
 aliases, and a few hundred versions registered normally at the end (so the store mixes
@@ -35,8 +35,8 @@ from benchmarks.common import log
 from modelyard import Lineage, Registry
 from modelyard.config import Settings
 from modelyard.domain.manifest import Manifest
-from modelyard.store.database import Database
-from modelyard.store.schema import (
+from modelyard.store.sql.database import Database
+from modelyard.store.sql.schema import (
     groups,
     version_files,
     version_metrics,

@@ -47,7 +47,7 @@ from benchmarks.common import Measurement, fmt, log
 from modelyard import Registry
 from modelyard.config import Settings
 from modelyard.domain.model import Version
-from modelyard.services.scanner import scan_file
+from modelyard.scanning.scanner import scan_file
 from modelyard.worker.scans import ScanWorker
 
 MB = 1_000_000

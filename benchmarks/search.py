@@ -1,7 +1,7 @@
 """Target 3: ``search_versions`` latency (limit 50) over a big store, for several query shapes.
 
 Each shape is timed as a full public API call (parse, id query, load 50 versions) and, for a
-breakdown, as the id query alone (``modelyard.store.search.run_search``). Its SQLite plan
+breakdown, as the id query alone (``modelyard.store.sql.search.run_search``). Its SQLite plan
 (``EXPLAIN QUERY PLAN``) and its number of matching versions are recorded alongside.
 """
 
@@ -18,9 +18,9 @@ from benchmarks.plans import explain_search
 from benchmarks.populate import Store
 from modelyard import Registry
 from modelyard.domain.search import parse_filter, parse_order_by
-from modelyard.store.database import Database
-from modelyard.store.schema import groups, versions
-from modelyard.store.search import compile_filter, run_search
+from modelyard.store.sql.database import Database
+from modelyard.store.sql.schema import groups, versions
+from modelyard.store.sql.search import compile_filter, run_search
 
 P50_TARGET_MS = 20.0
 LIMIT = 50

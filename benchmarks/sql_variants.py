@@ -26,8 +26,8 @@ from sqlalchemy import Connection
 from benchmarks.common import Measurement, log, percentile
 from benchmarks.populate import RARE_OWNER, Store
 from modelyard.domain.search import parse_filter, parse_order_by
-from modelyard.store.database import Database
-from modelyard.store.search import rare_tag_comparisons, search_query
+from modelyard.store.sql.database import Database
+from modelyard.store.sql.search import rare_tag_comparisons, search_query
 
 ORDER_BY = "ORDER BY m.value DESC, v.id DESC LIMIT 51"
 SELECT = (

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from modelyard import Client, Registry
-from modelyard.store.schema import metadata
+from modelyard.store.sql.schema import metadata
 
 PG_URL = os.environ.get("MODELYARD_TEST_POSTGRES_URL")
 REQUIRE_SERVICES = os.environ.get("MODELYARD_REQUIRE_SERVICES") == "1"

@@ -432,12 +432,12 @@ def emitted(keyword: str) -> set[str]:
     pattern = re.compile(rf'\b{keyword}="([a-z_.]+)"(?: if [^\n]*? else "([a-z_.]+)")?')
     found = {
         literal
-        for path in SERVICES.glob("*.py")
+        for path in SERVICES.rglob("*.py")
         for pair in pattern.findall(path.read_text())
         for literal in pair
         if literal
     }
-    for path in SERVICES.glob("*.py"):
+    for path in SERVICES.rglob("*.py"):
         for body in re.findall(r"\bevent_type = \{(.*?)\}", path.read_text(), re.S):
             for action, event_type in re.findall(r'"([a-z_.]+)": "([a-z_.]+)"', body):
                 found.add(action if keyword == "action" else event_type)

@@ -35,7 +35,7 @@ from modelyard.errors import (
     ValidationError,
 )
 from modelyard.registry import Registry
-from modelyard.services.environment import capture_environment
+from modelyard.transfer.environment import capture_environment
 
 __version__ = "0.1.0"
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from modelyard.config import Settings
 from modelyard.errors import ConfigError
-from modelyard.store.blobs import BlobStore
-from modelyard.store.content_blobs import ContentBlobStore
-from modelyard.store.database import Database
-from modelyard.store.fs_objects import FilesystemObjects
-from modelyard.store.keyring import KeyFile, Keyring, KmsKey
-from modelyard.store.objects import ObjectStore
-from modelyard.store.s3_objects import S3Objects
+from modelyard.store.blobs.content import ContentBlobStore
+from modelyard.store.blobs.fs_objects import FilesystemObjects
+from modelyard.store.blobs.objects import ObjectStore
+from modelyard.store.blobs.s3_objects import S3Objects
+from modelyard.store.keys.keyring import KeyFile, Keyring, KmsKey
+from modelyard.store.sql.database import Database
+from modelyard.transfer.blobs import BlobStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,29 +6,29 @@ from pathlib import Path
 
 from modelyard.bootstrap import open_stores
 from modelyard.config import Settings
-from modelyard.services.access import LOCAL_PRINCIPAL, AccessService
-from modelyard.services.aliases import AliasService
-from modelyard.services.artifacts import ArtifactService
-from modelyard.services.audit import AuditService
+from modelyard.scanning.trust import parse_trusted_globals
+from modelyard.services.artifacts.blobs import BlobService
+from modelyard.services.artifacts.downloads import ArtifactService
+from modelyard.services.artifacts.maintenance import BlobMaintenanceService
 from modelyard.services.base import Clock, utc_now
-from modelyard.services.blob_maintenance import BlobMaintenanceService
-from modelyard.services.blobs import BlobService
-from modelyard.services.delivery_queue import DeliveryQueue
-from modelyard.services.deployments import DeploymentService
-from modelyard.services.discovery import DiscoveryService
-from modelyard.services.events import EventService
-from modelyard.services.groups import GroupService
-from modelyard.services.pipelines import PipelineService
-from modelyard.services.policies import PolicyService
-from modelyard.services.rules import RuleService
-from modelyard.services.run_engine import RunEngine
-from modelyard.services.runs import RunService
-from modelyard.services.scan_trust import parse_trusted_globals
-from modelyard.services.scans import ScanService
-from modelyard.services.secrets import unseal_rule
-from modelyard.services.signing import SigningService
-from modelyard.services.versions import VersionService
-from modelyard.store.content_blobs import ContentBlobStore
+from modelyard.services.catalog.aliases import AliasService
+from modelyard.services.catalog.discovery import DiscoveryService
+from modelyard.services.catalog.groups import GroupService
+from modelyard.services.catalog.versions import VersionService
+from modelyard.services.events.delivery_queue import DeliveryQueue
+from modelyard.services.events.history import EventService
+from modelyard.services.events.rules import RuleService
+from modelyard.services.release.deployments import DeploymentService
+from modelyard.services.release.engine import RunEngine
+from modelyard.services.release.pipelines import PipelineService
+from modelyard.services.release.policies import PolicyService
+from modelyard.services.release.runs import RunService
+from modelyard.services.security.access import LOCAL_PRINCIPAL, AccessService
+from modelyard.services.security.audit import AuditService
+from modelyard.services.security.scans import ScanService
+from modelyard.services.security.secrets import unseal_rule
+from modelyard.services.security.signing import SigningService
+from modelyard.store.blobs.content import ContentBlobStore
 
 
 class Registry(

@@ -15,7 +15,7 @@ import pytest
 
 from modelyard import IntegrityError, Registry
 from modelyard.config import Settings
-from modelyard.store.content_blobs import ContentBlobStore
+from modelyard.store.blobs.content import ContentBlobStore
 from tests.cli.conftest import Run
 from tests.conftest import REGION
 

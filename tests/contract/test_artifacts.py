@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelyard import ConflictError, IntegrityError, ModelyardError, Registry, ValidationError
-from modelyard.store.fs_blobs import FilesystemBlobStore
+from modelyard.store.blobs.filesystem import FilesystemBlobStore
 from tests.conftest import MakeArtifact
 
 FILES = {"model.bin": b"w" * 5000, "nested/deep/config.json": b'{"a": 1}'}

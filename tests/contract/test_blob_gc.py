@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from modelyard import ConflictError, Registry
-from modelyard.store import blob_gc
-from modelyard.store.content_blobs import ContentBlobStore
+from modelyard.store.blobs.content import ContentBlobStore
+from modelyard.store.sql import blob_gc
 from tests.conftest import MakeArtifact
 
 NOW = timedelta(0)

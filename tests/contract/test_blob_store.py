@@ -15,12 +15,12 @@ import boto3
 import pytest
 
 from modelyard import IntegrityError, NotFoundError, ValidationError
-from modelyard.store.content_blobs import ContentBlobStore
-from modelyard.store.envelope import CHUNK_PLAINTEXT, HEADER_SIZE
-from modelyard.store.fs_blobs import FilesystemBlobStore
-from modelyard.store.fs_objects import FilesystemObjects
-from modelyard.store.keyring import KeyFile, Keyring
-from modelyard.store.s3_objects import PART_SIZE, S3Objects
+from modelyard.store.blobs.content import ContentBlobStore
+from modelyard.store.blobs.envelope import CHUNK_PLAINTEXT, HEADER_SIZE
+from modelyard.store.blobs.filesystem import FilesystemBlobStore
+from modelyard.store.blobs.fs_objects import FilesystemObjects
+from modelyard.store.blobs.s3_objects import PART_SIZE, S3Objects
+from modelyard.store.keys.keyring import KeyFile, Keyring
 from tests.conftest import REGION
 
 BACKENDS = ["filesystem", "filesystem+encrypted", "s3", "s3+encrypted"]
@@ -276,7 +276,7 @@ def test_key_rotation_rewraps_and_the_old_key_is_not_needed(
     for item in data:
         blobs.put(io.BytesIO(item))
     old = backend.key_file.entries()
-    from modelyard.store.keyring import new_key_entry
+    from modelyard.store.keys.keyring import new_key_entry
 
     backend.key_file.write([new_key_entry(), *old])  # rotation, step 1: a new current key
     assert blobs.keyring is not None
@@ -322,7 +322,7 @@ def kms_key(aws_env: None, moto_url: str) -> tuple[object, str]:
 
 
 def test_data_keys_wrapped_by_kms(tmp_path: Path, kms_key: tuple[object, str]) -> None:
-    from modelyard.store.keyring import DataKeyRecord, KmsKey
+    from modelyard.store.keys.keyring import DataKeyRecord, KmsKey
 
     kms, arn = kms_key
     keyring = Keyring(KeyFile(tmp_path / "none.json"), KmsKey(arn, kms))
@@ -340,7 +340,7 @@ def test_data_keys_wrapped_by_kms(tmp_path: Path, kms_key: tuple[object, str]) -
 
 
 def test_rotation_from_a_key_file_to_kms(tmp_path: Path, kms_key: tuple[object, str]) -> None:
-    from modelyard.store.keyring import KmsKey
+    from modelyard.store.keys.keyring import KmsKey
 
     kms, arn = kms_key
     key_file, file_keyring = _keyring(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelyard import Registry
-from modelyard.store import journal
+from modelyard.store.sql import journal
 from tests.conftest import MakeArtifact
 
 

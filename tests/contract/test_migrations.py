@@ -11,8 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from modelyard import Registry
-from modelyard.store.database import MIGRATIONS, SCHEMA_REVISION
-from modelyard.store.schema import metadata
+from modelyard.store.sql.database import MIGRATIONS, SCHEMA_REVISION
+from modelyard.store.sql.schema import metadata
 from tests.conftest import MakeArtifact
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from modelyard import IntegrityError, Registry
-from modelyard.services.signatures import signature_state
+from modelyard.services.security.signatures import signature_state
 from tests.conftest import MakeArtifact
 
 TRIGGERS = {

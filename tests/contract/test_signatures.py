@@ -21,7 +21,7 @@ from modelyard import (
     PermissionDeniedError,
     ValidationError,
 )
-from modelyard.services.local_copies import verify_signed_directory
+from modelyard.transfer.local_copies import verify_signed_directory
 from tests.conftest import MakeArtifact, OpenRegistry
 from tests.signers import cli_sign, ec_keypair, ed25519_public_key
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from modelyard.errors import ValidationError
-from modelyard.services.run_engine import Outcome
-from modelyard.store.schema import pipeline_runs, run_stages
+from modelyard.services.release.engine import Outcome
+from modelyard.store.sql.schema import pipeline_runs, run_stages
 from tests.pipelines.conftest import Release
 
 LEASE = timedelta(minutes=2)

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from modelyard import Registry
-from modelyard.store.schema import pipeline_runs
+from modelyard.store.sql.schema import pipeline_runs
 from modelyard.worker.runner import RunWorker
 from tests.conftest import MakeArtifact
 

@@ -22,9 +22,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from modelyard.errors import ConfigError
-from modelyard.services.blob_reader import open_blob
-from modelyard.services.scan_trust import Trust, parse_trusted_globals
-from modelyard.services.scanner import scan_directory, scan_file, scan_stream
+from modelyard.scanning.scanner import scan_directory, scan_file, scan_stream
+from modelyard.scanning.trust import Trust, parse_trusted_globals
+from modelyard.transfer.blob_reader import open_blob
 
 
 class _Reduce:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from modelyard.services.scanner import (
+from modelyard.scanning.scanner import (
     FileScan,
     ScanReport,
     scan_directory,

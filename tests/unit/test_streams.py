@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from modelyard.store.streams import copy_hashing, exact_chunks, read_ahead
+from modelyard.store.blobs.streams import copy_hashing, exact_chunks, read_ahead
 
 
 def test_exact_chunks_cuts_short_reads_into_whole_pieces() -> None:

@@ -21,7 +21,7 @@ import pytest
 from modelyard import Registry
 from modelyard.domain import delivery
 from modelyard.errors import ValidationError
-from modelyard.store import journal
+from modelyard.store.sql import journal
 from modelyard.worker.loop import Worker
 from tests.conftest import MakeArtifact
 from tests.worker.receiver import Receiver, running_receiver

@@ -17,7 +17,7 @@ import pytest
 
 from modelyard import Registry
 from modelyard.domain.events import Event
-from modelyard.store import journal
+from modelyard.store.sql import journal
 from tests.conftest import _truncate
 from tests.worker.receiver import Receiver, running_receiver
 

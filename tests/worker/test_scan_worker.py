@@ -20,7 +20,7 @@ import pytest
 from modelyard import Registry
 from modelyard.config import Settings
 from modelyard.errors import IntegrityError
-from modelyard.services.scan_queue import MAX_ATTEMPTS, ScanQueue
+from modelyard.services.security.scan_queue import MAX_ATTEMPTS, ScanQueue
 from modelyard.worker.process import run_once, workers_for
 from modelyard.worker.scans import ScanWorker
 from tests.conftest import MakeArtifact

@@ -28,7 +28,7 @@ from modelyard.api import (
 from modelyard.api.telemetry import Telemetry, TelemetryMiddleware
 from modelyard.config import Settings
 from modelyard.registry import Registry
-from modelyard.services.access import LOCAL_PRINCIPAL
+from modelyard.services.security.access import LOCAL_PRINCIPAL
 from modelyard.worker.process import workers_for
 
 log = logging.getLogger("modelyard.server")

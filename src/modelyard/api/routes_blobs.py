@@ -22,7 +22,7 @@ from modelyard.api.schemas import ERRORS, Digests
 from modelyard.domain.manifest import validate_sha256
 from modelyard.errors import ValidationError
 from modelyard.registry import Registry
-from modelyard.store.blobs import CHUNK_SIZE
+from modelyard.transfer.blobs import CHUNK_SIZE
 
 router = APIRouter(prefix="/api/v1", tags=["blobs"], responses=ERRORS)
 

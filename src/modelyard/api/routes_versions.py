@@ -16,7 +16,7 @@ from modelyard.api.schemas import ERRORS, Decision, Pairs, VersionCreate, Versio
 from modelyard.domain.model import Lineage
 from modelyard.domain.wire import manifest_from
 from modelyard.errors import ValidationError
-from modelyard.services.transfer import UploadResult
+from modelyard.transfer.files import UploadResult
 
 router = APIRouter(prefix="/api/v1", tags=["versions"], responses=ERRORS)
 

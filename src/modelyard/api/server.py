@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from modelyard.api.app import create_app
 from modelyard.config import Settings
 from modelyard.registry import Registry
-from modelyard.services.pipelines import ensure_default_pipeline
+from modelyard.services.release.pipelines import ensure_default_pipeline
 from modelyard.worker.process import check_settings
 
 BOOTSTRAP_ADMIN = "admin"

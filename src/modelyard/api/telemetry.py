@@ -24,8 +24,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.services.access import LOCAL_PRINCIPAL
 from modelyard.services.base import REQUEST
+from modelyard.services.security.access import LOCAL_PRINCIPAL
 
 access_log = logging.getLogger("modelyard.access")
 

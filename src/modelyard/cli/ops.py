@@ -9,7 +9,7 @@ from modelyard.cli.state import State, pass_state
 from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME
 from modelyard.errors import ConfigError
 from modelyard.registry import Registry
-from modelyard.services.pipelines import ensure_default_pipeline
+from modelyard.services.release.pipelines import ensure_default_pipeline
 
 #: a small pickled "model" (the default pipeline's scan stage and the production policy
 #: need files the scanner understands: a pickle with safe contents is clean)

@@ -24,7 +24,7 @@ from modelyard.domain.lineage import parse_dataset
 from modelyard.domain.model import Lineage, Version
 from modelyard.domain.values import parse_pairs
 from modelyard.errors import IntegrityError
-from modelyard.services.environment import capture_environment
+from modelyard.transfer.environment import capture_environment
 
 
 @click.group()

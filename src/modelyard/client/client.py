@@ -37,24 +37,24 @@ from modelyard.domain.scans import VersionScan
 from modelyard.domain.signatures import REGISTRY, VersionSignature
 from modelyard.domain.signing_keys import TrustedKey, load_registry_key
 from modelyard.errors import ValidationError
-from modelyard.services.local_copies import (
+from modelyard.services.catalog.versions import validate_version_spec
+from modelyard.services.security.scans import check_timeout
+from modelyard.services.security.signatures import (
+    SignatureInput,
+    read_signature,
+    registration_signature,
+    signer_of,
+)
+from modelyard.transfer.blobs import Readable, StoredBlob
+from modelyard.transfer.files import SILENT, Progress, UploadResult, upload_directory
+from modelyard.transfer.local_copies import (
     COMPLETE_MARKER,
     check_registry_signature,
     download_version,
     fetch_version,
     verify_version_directory,
 )
-from modelyard.services.model_signer import check_private_key, sign_directory
-from modelyard.services.scans import check_timeout
-from modelyard.services.signatures import (
-    SignatureInput,
-    read_signature,
-    registration_signature,
-    signer_of,
-)
-from modelyard.services.transfer import SILENT, Progress, UploadResult, upload_directory
-from modelyard.services.versions import validate_version_spec
-from modelyard.store.blobs import Readable, StoredBlob
+from modelyard.transfer.model_signer import check_private_key, sign_directory
 
 API = "/api/v1"
 SCAN_POLL_FIRST_S, SCAN_POLL_MAX_S = 0.1, 2.0

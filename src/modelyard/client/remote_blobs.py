@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from modelyard.client.transport import Transport
-from modelyard.store.blobs import CHUNK_SIZE, Readable, StoredBlob
+from modelyard.transfer.blobs import CHUNK_SIZE, Readable, StoredBlob
 
 
 class RemoteBlobStore:

@@ -20,14 +20,14 @@ from modelyard.domain.events import Event
 from modelyard.domain.model import Version
 from modelyard.domain.references import Reference, parse_reference
 from modelyard.errors import NotFoundError, PermissionDeniedError, PolicyError
-from modelyard.store import access as access_store
-from modelyard.store import audit as audit_store
-from modelyard.store import journal
-from modelyard.store.blobs import BlobStore
-from modelyard.store.database import Database
-from modelyard.store.groups import get_group
-from modelyard.store.keys import load_or_create_signing_key
-from modelyard.store.versions import load_versions, version_id_by_alias, version_id_of
+from modelyard.store.keys.signing import load_or_create_signing_key
+from modelyard.store.sql import access as access_store
+from modelyard.store.sql import audit as audit_store
+from modelyard.store.sql import journal
+from modelyard.store.sql.database import Database
+from modelyard.store.sql.groups import get_group
+from modelyard.store.sql.versions import load_versions, version_id_by_alias, version_id_of
+from modelyard.transfer.blobs import BlobStore
 
 Clock = Callable[[], datetime]
 

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from modelyard.domain.delivery import Message
-from modelyard.services.delivery_queue import DeliveryQueue, Work
-from modelyard.store.deliveries import PENDING
+from modelyard.services.events.delivery_queue import DeliveryQueue, Work
+from modelyard.store.sql.deliveries import PENDING
 from modelyard.worker.senders import Senders
 
 log = logging.getLogger("modelyard.worker")

@@ -2,7 +2,7 @@
 outcome. Runs inside ``modelyard server`` and ``modelyard worker`` next to the event worker.
 
 While a stage runs, a heartbeat renews the run's lease; a worker that dies stops renewing,
-and after the lease another worker resumes the run (see ``services/run_engine.py``)."""
+and after the lease another worker resumes the run (see ``services/release/engine.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from modelyard.errors import ModelyardError
-from modelyard.services.run_engine import Outcome, RunEngine, StageWork
+from modelyard.services.release.engine import Outcome, RunEngine, StageWork
 from modelyard.worker.actions import ACTIONS
 from modelyard.worker.actions.base import StageContext
 from modelyard.worker.loop import DEFAULT_POLL_S

@@ -3,13 +3,13 @@ verdict (``scan.completed``). Runs inside ``modelyard server`` and ``modelyard w
 the event and pipeline workers; woken by commits that wrote an event (a registration, a rescan
 request), and polling besides (other processes' commits on SQLite).
 
-Leases, the heartbeat and redoing a dead worker's scan are ``services/scan_queue.py``'s."""
+Leases, the heartbeat and redoing a dead worker's scan are ``services/security/scan_queue.py``'s."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from modelyard.services.scan_queue import DEFAULT_SCAN_LEASE, ScanQueue
+from modelyard.services.security.scan_queue import DEFAULT_SCAN_LEASE, ScanQueue
 from modelyard.worker.loop import DEFAULT_POLL_S
 from modelyard.worker.polling import PollingWorker
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from modelyard.domain.approval import ApprovalStatus
-from modelyard.services.run_engine import Outcome
+from modelyard.services.release.engine import Outcome
 from modelyard.worker.actions.base import StageContext, failed, succeeded
 
 

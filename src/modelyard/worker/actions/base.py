@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from modelyard.services.run_engine import Outcome, RunEngine, StageWork
+from modelyard.services.release.engine import Outcome, RunEngine, StageWork
 
 FLUSH_EVERY_S = 0.5
 MAX_LINE = 4000

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from modelyard.services.run_engine import Outcome
+from modelyard.services.release.engine import Outcome
 from modelyard.worker.actions.base import StageContext, failed, run_command, succeeded
 
 

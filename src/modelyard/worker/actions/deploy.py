@@ -18,7 +18,7 @@ import httpx
 
 from modelyard.domain.delivery import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign
 from modelyard.errors import ModelyardError
-from modelyard.services.run_engine import Outcome
+from modelyard.services.release.engine import Outcome
 from modelyard.worker.actions.base import StageContext, failed, run_command, succeeded
 
 HOOK_TIMEOUT_S = 30.0

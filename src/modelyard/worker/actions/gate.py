@@ -10,7 +10,7 @@ from typing import Any
 
 from modelyard.domain.gates import compile_condition, evaluate
 from modelyard.domain.model import Version
-from modelyard.services.run_engine import Outcome
+from modelyard.services.release.engine import Outcome
 from modelyard.worker.actions.base import StageContext, failed, succeeded
 
 

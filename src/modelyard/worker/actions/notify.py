@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelyard.services.run_engine import Outcome
+from modelyard.services.release.engine import Outcome
 from modelyard.worker.actions.base import StageContext, succeeded
 
 

@@ -1,4 +1,4 @@
-"""``scan``: unsafe-model scanning of the version's files (``services/scanner.py``: picklescan
+"""``scan``: unsafe-model scanning of the version's files (``scanning/scanner.py``: picklescan
 for pickle-family files, data-only formats recognised, anything else reported as not
 scanned — never "clean").
 
@@ -7,7 +7,7 @@ The stage fails when a file is ``unsafe`` (it imports something dangerous: ``os.
 neither dangerous nor on the scanner's allowlist, such as a model's own classes) are logged for
 review and do not fail the stage; the report with every file's status is the stage's output.
 Idempotent: it only reads. (Every version is also scanned at registration; see
-``services/scan_queue.py``.)"""
+``services/security/scan_queue.py``.)"""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelyard.domain.scans import ERROR, SUSPICIOUS, UNSAFE
-from modelyard.services.run_engine import Outcome
-from modelyard.services.scanner import FileScan, scan_directory
+from modelyard.scanning.scanner import FileScan, scan_directory
+from modelyard.services.release.engine import Outcome
 from modelyard.worker.actions.base import StageContext, failed, succeeded
 
 

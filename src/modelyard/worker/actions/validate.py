@@ -9,7 +9,7 @@ from typing import Any
 
 from modelyard.domain.gates import compile_condition, evaluate
 from modelyard.errors import IntegrityError, ModelyardError
-from modelyard.services.run_engine import Outcome
+from modelyard.services.release.engine import Outcome
 from modelyard.worker.actions.base import StageContext, failed, succeeded
 from modelyard.worker.actions.gate import context_of
 

@@ -1,0 +1,1 @@
+"""Pure parsers of model formats for unsafe-model scanning (pickle, PyTorch, joblib, ...)."""

@@ -1,0 +1,1 @@
+"""A version's files: downloads, blob passthrough for the upload protocol, blob maintenance."""

@@ -1,0 +1,1 @@
+"""Groups, versions, aliases, search and lineage."""

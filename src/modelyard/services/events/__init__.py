@@ -1,0 +1,1 @@
+"""Event history, rules, routing and the delivery queue."""

@@ -1,0 +1,1 @@
+"""Pipelines, runs, approvals, deployments and release policies."""

@@ -1,0 +1,1 @@
+"""Access, audit, signatures, secrets at rest and unsafe-model scans."""

@@ -1,0 +1,2 @@
+"""The SQL metadata store: SQLAlchemy Core tables, repositories and Alembic migrations, for
+SQLite and PostgreSQL."""
