@@ -11,14 +11,14 @@ from contextlib import contextmanager
 import uvicorn
 
 from modelyard import Registry
-from modelyard.api import create_app
 from modelyard.config import Settings
+from modelyard.server import create_server_app
 
 
 @contextmanager
 def running_server(registry: Registry, settings: Settings | None = None) -> Iterator[str]:
     """Serve ``registry`` on 127.0.0.1:<free port>; yields the base URL."""
-    app = create_app(registry, settings or Settings())
+    app = create_server_app(registry, settings or Settings())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # accepted connections inherit it; without it small responses wait ~40 ms for delayed ACKs

@@ -35,7 +35,6 @@ import modelyard.errors
 from modelyard import Dataset, Lineage, ModelyardError, Registry, ValidationError
 from modelyard.api.routes_pipelines import router as pipeline_router
 from modelyard.cli.errors import exit_code_for
-from modelyard.cli.main import cli
 from modelyard.cli.ops import QUICKSTART
 from modelyard.config import Settings
 from modelyard.domain.access import DEFAULT_PROTECTED_ALIASES
@@ -62,6 +61,7 @@ from modelyard.domain.rules import parse_rule
 from modelyard.domain.sagemaker_events import to_sagemaker
 from modelyard.domain.search import parse_filter, parse_order_by
 from modelyard.domain.targets import parse_duration, parse_target
+from modelyard.server import cli
 from modelyard.worker.actions import ACTIONS as WORKER_ACTIONS
 from modelyard.worker.senders import WebhookSender
 from tests.signers import cli_sign, ec_keypair

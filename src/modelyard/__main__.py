@@ -1,5 +1,5 @@
-"""``python -m modelyard``: the CLI."""
+"""``python -m modelyard``: the ``modelyard`` command."""
 
-from modelyard.cli.main import main
+from modelyard.server import main
 
 main()

@@ -1,4 +1,5 @@
-"""Composition root: Settings → concrete stores. The only module that picks backends."""
+"""Composition root: Settings → concrete stores → the services' context. The only module
+that picks backends."""
 
 from __future__ import annotations
 
@@ -7,20 +8,43 @@ from pathlib import Path
 
 from modelyard.config import Settings
 from modelyard.errors import ConfigError
+from modelyard.scanning.trust import parse_trusted_globals
+from modelyard.services.context import Clock, ServiceContext, utc_now
 from modelyard.store.blobs.content import ContentBlobStore
 from modelyard.store.blobs.fs_objects import FilesystemObjects
 from modelyard.store.blobs.objects import ObjectStore
 from modelyard.store.blobs.s3_objects import S3Objects
 from modelyard.store.keys.keyring import KeyFile, Keyring, KmsKey
+from modelyard.store.keys.signing import FileSigningKeys
 from modelyard.store.sql.database import Database
-from modelyard.transfer.blobs import BlobStore
 
 
 @dataclass(frozen=True, slots=True)
 class Stores:
     db: Database
-    blobs: BlobStore
+    blobs: ContentBlobStore
     cache_dir: Path
+
+
+def open_context(settings: Settings, *, clock: Clock = utc_now) -> ServiceContext:
+    """Everything the services need, built once: stores opened (and migrated), keys found,
+    settings parsed."""
+    trusted = parse_trusted_globals(settings.scan_trusted_globals)
+    stores = open_stores(settings)
+    assert stores.blobs.keyring is not None  # open_blob_store always gives it one
+    return ServiceContext(
+        db=stores.db,
+        blobs=stores.blobs,
+        blob_admin=stores.blobs,
+        kek=stores.blobs.keyring,
+        keys=FileSigningKeys(
+            manifest=settings.resolved_signing_key_file, audit=settings.resolved_audit_key_file
+        ),
+        cache_dir=stores.cache_dir,
+        clock=clock,
+        sagemaker=(settings.sagemaker_account, settings.sagemaker_region),
+        scan_trusted_globals=trusted,
+    )
 
 
 def open_stores(settings: Settings) -> Stores:
@@ -45,20 +69,21 @@ def open_stores(settings: Settings) -> Stores:
 def open_blob_store(settings: Settings) -> ContentBlobStore:
     """The blob store at ``blobs_url``; a new store is marked (and keyed) for encryption
     when ``blob_encryption`` is on, an existing one keeps the format it was created with."""
-    store = ContentBlobStore(_objects(settings))
-    marker = store.marker()
+    objects = _objects(settings)
+    marker = ContentBlobStore.read_marker(objects)
     if marker:
         encrypt = marker.get("encryption") == "aes-256-gcm"
     else:
-        legacy = next(iter(store.objects.list("sha256/")), None) is not None
+        legacy = next(iter(objects.list("sha256/")), None) is not None
         encrypt = settings.blob_encryption and not legacy
         if encrypt and settings.kms_key_id is None:
             KeyFile(settings.resolved_key_file).create()
-        store.write_marker(encrypt=encrypt)
-    store.keyring = open_keyring(settings)
+    keyring = open_keyring(settings)
     if encrypt:
-        store.keyring.current  # noqa: B018 - fail now, naming the key file, not on first put
-    store.encrypt = encrypt
+        keyring.current  # noqa: B018 - fail now, naming the key file, not on first put
+    store = ContentBlobStore(objects, keyring=keyring, encrypt=encrypt)
+    if not marker:
+        store.write_marker(encrypt=encrypt)
     return store
 
 

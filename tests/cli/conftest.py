@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from modelyard.cli.main import cli
+from modelyard.server import cli
 
 Run = Callable[..., Result]
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from modelyard.cli.main import cli
+from modelyard.server import cli
 
 
 def free_port() -> int:

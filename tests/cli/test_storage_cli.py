@@ -177,7 +177,7 @@ def test_a_registry_on_s3_encrypts_verifies_and_rotates(
     with Registry.open(settings=s3_settings) as registry:
         registry.create_group("g")
         registry.register_version("g", _model(tmp_path, content))
-        store = registry._blobs
+        store = registry._ctx.blobs
         assert isinstance(store, ContentBlobStore) and store.encrypt
         assert store.objects.location.startswith(s3_settings.blobs_url or "")
         assert registry.rotate_keys().rewrapped == 2

@@ -19,7 +19,7 @@ NOW = timedelta(0)
 
 
 def _store(registry: Registry) -> ContentBlobStore:
-    store = registry._blobs
+    store = registry._ctx.blobs
     assert isinstance(store, ContentBlobStore)
     return store
 

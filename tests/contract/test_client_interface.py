@@ -16,6 +16,7 @@ LOCAL_ONLY = {
     "acting_as",  # the server's per-request view; remote callers act through their token
     "authenticate",  # the server checks tokens; a client sends one
     "ensure_admin",  # first-start bootstrap, done by `modelyard server`
+    "ensure_default_pipeline",  # first-start bootstrap (`modelyard init`, `server`)
     "delivery_queue",  # event workers run next to the store
     "run_engine",  # pipeline workers run next to the store
     "scan_queue",  # scan workers run next to the store

@@ -19,7 +19,7 @@ BIG = 384 * 1024 * 1024
 def _cli(home: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "MODELYARD_HOME": str(home)}
     return subprocess.Popen(
-        [sys.executable, "-m", "modelyard.cli", *args],
+        [sys.executable, "-m", "modelyard", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -9,6 +9,7 @@ import pytest
 
 from modelyard import Registry
 from modelyard.errors import ConflictError, NotFoundError, PermissionDeniedError, PolicyError
+from modelyard.services.catalog.alias_moves import AliasMoves
 from tests.conftest import MakeArtifact
 
 
@@ -113,8 +114,9 @@ def test_a_deployment_in_progress_blocks_another(
     registry.create_group("fraud")
     registry.register_version("fraud", make_artifact())
     registry.register_version("fraud", make_artifact({"x": b"2"}))
-    with registry._db.transaction() as conn:  # what a pipeline deploy with a health check holds
-        started = registry._start_deployment(
+    moves = AliasMoves(registry._ctx, registry.actor)
+    with registry._ctx.db.transaction() as conn:  # what a pipeline deploy with a health check holds
+        started = moves._start_deployment(
             conn, "fraud", "staging", 1, kind="deploy", reason="", now=datetime.now(UTC)
         )
     with pytest.raises(ConflictError, match=f"deployment #{started['id']} .* still in progress"):

@@ -42,6 +42,7 @@ MUTATORS = {
     "grant",
     "revoke",
     "ensure_admin",
+    "ensure_default_pipeline",
     "authenticate",  # records a token's last use
     "checkpoint_audit",
     "export_audit",

@@ -53,9 +53,9 @@ def two_versions(local_registry: Registry, make_artifact: MakeArtifact) -> Regis
 
 
 def state(registry: Registry, number: int) -> tuple[bool, list[str]]:
-    with registry._read() as conn:
+    with registry._ctx.db.transaction(write=False) as conn:
         found = signature_state(
-            conn, "g", number, registry_key=registry._manifest_key().public_key()
+            conn, "g", number, registry_key=registry._ctx.keys.manifest.public_key()
         )
     return found.registry_signature_valid, found.problems
 

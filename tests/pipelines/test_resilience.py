@@ -18,7 +18,7 @@ LEASE = timedelta(minutes=2)
 
 def crash_during(release: Release, run_id: int, position: int) -> None:
     """Make the stage look like its worker died in it: running, lease expired."""
-    with release.admin._db.transaction() as conn:
+    with release.admin._ctx.db.transaction() as conn:
         conn.execute(
             update(run_stages)
             .where(run_stages.c.run_id == run_id, run_stages.c.position == position)
@@ -30,7 +30,7 @@ def crash_during(release: Release, run_id: int, position: int) -> None:
             .values(
                 status="running",
                 finished_at=None,
-                next_run_at=datetime.now(UTC) - timedelta(seconds=1),
+                next_run_at=release.clock.now - timedelta(seconds=1),  # due on its clock
                 lease_until=None,
                 active_key=f"release fraud/{release.run(run_id)['version']}",
             )

@@ -75,7 +75,7 @@ def test_a_killed_worker_is_replaced(
     (tmp_path / "block").unlink()
     assert registry.get_run(run["id"])["stages"][0]["status"] == "running"
 
-    with registry._db.transaction() as conn:  # the dead worker's lease runs out
+    with registry._ctx.db.transaction() as conn:  # the dead worker's lease runs out
         conn.execute(
             update(pipeline_runs).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from modelyard import ConfigError, Registry, StorageError
-from modelyard.cli.main import cli
 from modelyard.config import Settings
+from modelyard.server import cli
 
 
 def test_defaults() -> None:

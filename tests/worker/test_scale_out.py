@@ -40,7 +40,7 @@ def _bulk_events(registry: Registry, count: int) -> dict[str, list[str]]:
     same write the services make); returns each group's event ids in commit order."""
     by_group: dict[str, list[str]] = {f"g{i}": [] for i in range(GROUPS)}
     now = datetime.now(UTC)
-    with registry._db.transaction() as conn:
+    with registry._ctx.db.transaction() as conn:
         for n in range(count):
             group = f"g{n % GROUPS}"
             event = Event(

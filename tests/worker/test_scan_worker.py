@@ -11,6 +11,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -177,9 +178,8 @@ def test_scanning_reads_blobs_by_ranges_without_copying_them(
 ) -> None:
     tensors = _safetensors(32 << 20)
     store.register_version("g", make_artifact({"model.safetensors": tensors}))
-    queue = store.scan_queue()
-    counting = _CountingBlobs(queue._blobs)
-    queue._blobs = counting  # type: ignore[assignment]
+    counting = _CountingBlobs(store._ctx.blobs)
+    queue = ScanQueue(replace(store._ctx, blobs=counting))
     work = queue.claim(worker="w")
     assert work is not None
     finished = queue.execute(work, worker="w")
@@ -191,8 +191,7 @@ def test_a_blob_that_cannot_be_read_is_an_error_naming_the_file(
     store: Registry, make_artifact: MakeArtifact
 ) -> None:
     store.register_version("g", make_artifact({"model.pkl": EVIL}))
-    queue = ScanQueue.of(store)
-    queue._blobs = _CountingBlobs(queue._blobs, fail=True)  # type: ignore[assignment]
+    queue = ScanQueue(replace(store._ctx, blobs=_CountingBlobs(store._ctx.blobs, fail=True)))
     work = queue.claim(worker="w")
     assert work is not None
     finished = queue.execute(work, worker="w")

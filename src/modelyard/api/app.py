@@ -1,11 +1,9 @@
-"""The FastAPI application: routers, error mapping, telemetry, health, checkpoints."""
+"""The FastAPI application: routers, error mapping, telemetry, health."""
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -28,53 +26,25 @@ from modelyard.api import (
 from modelyard.api.telemetry import Telemetry, TelemetryMiddleware
 from modelyard.config import Settings
 from modelyard.registry import Registry
-from modelyard.services.security.access import LOCAL_PRINCIPAL
-from modelyard.worker.process import workers_for
-
-log = logging.getLogger("modelyard.server")
 
 
-class Checkpointer:
-    """Signs an audit checkpoint every ``interval`` seconds while the server runs."""
-
-    def __init__(self, registry: Registry, interval: float) -> None:
-        self._registry = registry.acting_as(LOCAL_PRINCIPAL)
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audit-checkpoints", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._registry.checkpoint_audit()
-            except Exception:  # keep signing later; a failed round is logged, not fatal
-                log.exception("audit checkpoint failed")
-
-
-def create_app(registry: Registry, settings: Settings | None = None) -> FastAPI:
-    """The HTTP API over ``registry`` (which it does not close)."""
+def create_app(
+    registry: Registry,
+    settings: Settings | None = None,
+    *,
+    background: Callable[[], AbstractContextManager[object]] | None = None,
+) -> FastAPI:
+    """The HTTP API over ``registry`` (which it does not close). ``background`` runs while
+    the app serves (``modelyard server`` passes its workers and checkpointer)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        checkpointer = Checkpointer(registry, settings.checkpoint_interval)
-        checkpointer.start()
-        worker = workers_for(registry, settings) if settings.embedded_worker else None
-        if worker is not None:
-            worker.start()
-        try:
+        if background is None:
             yield
-        finally:
-            checkpointer.stop()
-            if worker is not None:
-                worker.stop()
+            return
+        with background():
+            yield
 
     app = FastAPI(
         title="modelyard",

@@ -101,7 +101,6 @@ def _register_commands() -> None:
         pipelines,
         policies,
         scans,
-        server,
         signing,
         storage,
         versions,
@@ -126,8 +125,6 @@ def _register_commands() -> None:
         cli.add_command(command)
     for command in events.COMMANDS:
         cli.add_command(command)
-    cli.add_command(server.server)
-    cli.add_command(server.worker)
     for command in policies.COMMANDS:
         cli.add_command(command)
     for command in storage.COMMANDS:

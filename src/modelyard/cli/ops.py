@@ -9,7 +9,6 @@ from modelyard.cli.state import State, pass_state
 from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME
 from modelyard.errors import ConfigError
 from modelyard.registry import Registry
-from modelyard.services.release.pipelines import ensure_default_pipeline
 
 #: a small pickled "model" (the default pipeline's scan stage and the production policy
 #: need files the scanner understands: a pickle with safe contents is clean)
@@ -62,7 +61,7 @@ def init(state: State, with_pipeline: bool) -> None:
     registry = state.registry  # opening creates and migrates the store
     assert isinstance(registry, Registry)  # not remote: refused above
     note = ""
-    if with_pipeline and ensure_default_pipeline(registry):
+    if with_pipeline and registry.ensure_default_pipeline():
         note = f"created the default pipeline {DEFAULT_PIPELINE_NAME}\n"
     console.print(
         QUICKSTART.format(location=_location(state), pipeline=note, make_model=MAKE_MODEL)

@@ -16,8 +16,8 @@ from modelyard.domain.references import parse_reference
 from modelyard.domain.signatures import REGISTRY, check_registry_bundle
 from modelyard.domain.signing_keys import load_registry_key
 from modelyard.errors import IntegrityError, NotFoundError
-from modelyard.services.security.signatures import read_signature
 from modelyard.transfer.local_copies import compare_directory, verify_signed_directory
+from modelyard.transfer.signatures import read_signature
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _output_option = click.option(

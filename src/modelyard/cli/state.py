@@ -2,16 +2,22 @@
 
 With a URL (``--url`` / ``MODELYARD_URL``) the registry is the HTTP :class:`Client`
 authenticating with ``--token`` / ``MODELYARD_TOKEN``; otherwise the local store.
-Both have the same methods, so commands do not care which they got.
+Both have the same methods, so commands do not care which they got. Each is imported only
+when needed: remote mode never loads SQLAlchemy, local mode never loads httpx.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from modelyard.client import Client
 from modelyard.config import Settings
-from modelyard.registry import Registry
+from modelyard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from modelyard.client import Client
+    from modelyard.registry import Registry
 
 
 class State:
@@ -29,14 +35,27 @@ class State:
     def registry(self) -> Registry | Client:
         if self._registry is None:
             if self.settings.url is not None:
+                from modelyard.client import Client
+
                 self._registry = Client(
                     self.settings.url,
                     self.settings.token,
                     cache_dir=self.settings.resolved_cache_dir,
                 )
             else:
+                from modelyard.registry import Registry
+
                 self._registry = Registry.open(settings=self.settings)
         return self._registry
+
+    def local_registry(self, *, why: str = "this command works on a store") -> Registry:
+        """The local registry; a ConfigError naming ``url`` in remote mode."""
+        from modelyard.registry import Registry
+
+        registry = self.registry
+        if not isinstance(registry, Registry):
+            raise ConfigError(f"url: {why}; unset --url/MODELYARD_URL", field="url")
+        return registry
 
     def close(self) -> None:
         if self._registry is not None:

@@ -33,18 +33,11 @@ from modelyard.domain.model import (
 from modelyard.domain.policies import ReleasePolicy
 from modelyard.domain.principals import ApiToken, IssuedToken, Principal
 from modelyard.domain.references import Reference, parse_reference
-from modelyard.domain.scans import VersionScan
+from modelyard.domain.scans import VersionScan, check_timeout
 from modelyard.domain.signatures import REGISTRY, VersionSignature
 from modelyard.domain.signing_keys import TrustedKey, load_registry_key
+from modelyard.domain.version_spec import validate_version_spec
 from modelyard.errors import ValidationError
-from modelyard.services.catalog.versions import validate_version_spec
-from modelyard.services.security.scans import check_timeout
-from modelyard.services.security.signatures import (
-    SignatureInput,
-    read_signature,
-    registration_signature,
-    signer_of,
-)
 from modelyard.transfer.blobs import Readable, StoredBlob
 from modelyard.transfer.files import SILENT, Progress, UploadResult, upload_directory
 from modelyard.transfer.local_copies import (
@@ -55,6 +48,12 @@ from modelyard.transfer.local_copies import (
     verify_version_directory,
 )
 from modelyard.transfer.model_signer import check_private_key, sign_directory
+from modelyard.transfer.signatures import (
+    SignatureInput,
+    read_signature,
+    registration_signature,
+    signer_of,
+)
 
 API = "/api/v1"
 SCAN_POLL_FIRST_S, SCAN_POLL_MAX_S = 0.1, 2.0

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from modelyard.errors import ValidationError
+
 # file statuses
 CLEAN, UNSAFE, SUSPICIOUS, DATA_ONLY, NOT_SCANNED, ERROR = (
     "clean",
@@ -225,3 +227,20 @@ def requested_event_data(scan: VersionScan, *, approval_status: str) -> dict[str
         "reason": scan.reason,
         "requested_by": scan.requested_by,
     }
+
+
+MAX_WAIT_S = 24 * 3600.0  # the longest a caller may wait for a scan
+
+
+def check_timeout(timeout: float) -> float:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= MAX_WAIT_S
+    ):
+        raise ValidationError(
+            f"timeout: {timeout!r} is not a number of seconds above 0 and at most "
+            f"{int(MAX_WAIT_S)}",
+            field="timeout",
+        )
+    return float(timeout)

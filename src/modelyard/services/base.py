@@ -1,35 +1,28 @@
-"""What every service shares: the stores, the acting principal and its authorization,
-the clock, and the journal (audit log + outbox)."""
+"""What every service shares: the context, the acting principal and its authorization, and
+the journal (audit log + outbox)."""
 
 from __future__ import annotations
 
-import copy
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Self
+from datetime import datetime
+from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from modelyard.domain.access import Action, Binding, Decision, decide
 from modelyard.domain.events import Event
 from modelyard.domain.model import Version
 from modelyard.domain.references import Reference, parse_reference
 from modelyard.errors import NotFoundError, PermissionDeniedError, PolicyError
-from modelyard.store.keys.signing import load_or_create_signing_key
+from modelyard.services.context import ServiceContext
 from modelyard.store.sql import access as access_store
 from modelyard.store.sql import audit as audit_store
 from modelyard.store.sql import journal
-from modelyard.store.sql.database import Database
 from modelyard.store.sql.groups import get_group
 from modelyard.store.sql.versions import load_versions, version_id_by_alias, version_id_of
-from modelyard.transfer.blobs import BlobStore
-
-Clock = Callable[[], datetime]
 
 #: What the HTTP layer is serving (method and path, never headers or bodies); audit
 #: entries written while it is set record it as their request summary.
@@ -39,10 +32,6 @@ REQUEST: ContextVar[dict[str, str] | None] = ContextVar("modelyard_request", def
 def request_details(details: dict[str, Any]) -> dict[str, Any]:
     request = REQUEST.get()
     return details if request is None else {**details, "request": request}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AccessDenied(PermissionDeniedError):
@@ -91,70 +80,16 @@ class PolicyDenied(PolicyError):
 
 
 class ServiceBase:
-    """State shared by the registry's use cases (mixed together in :class:`Registry`)."""
+    """A use case's view of the registry: the shared context, acting as one principal."""
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        blobs: BlobStore,
-        cache_dir: Path,
-        actor: str = "local",
-        clock: Clock = utc_now,
-        audit_key_file: Path | None = None,
-        signing_key_file: Path | None = None,
-        sagemaker: tuple[str, str] = ("000000000000", "us-east-1"),
-    ) -> None:
-        self._db = db
-        self._sagemaker = sagemaker  # (account, region) of SageMaker-shaped events
-        self._audit_key_file = audit_key_file or cache_dir.parent / "keys" / "audit-ed25519.pem"
-        self._signing_key_file = (
-            signing_key_file or cache_dir.parent / "keys" / "signing-ed25519.pem"
-        )
-        self._blobs = blobs
-        self._cache_dir = cache_dir
+    def __init__(self, ctx: ServiceContext, actor: str = "local") -> None:
+        self._ctx = ctx
         self.actor = actor
-        self._clock = clock
-        # (principal, group) → when last seen open and writable by them (monotonic)
-        self._open_groups: dict[tuple[str, str], float] = {}
-        self._token_touched: dict[str, float] = {}  # token id → when last_used_at was written
-        self._keys: dict[str, Any] = {}  # loaded signing keys, shared with acting_as copies
-
-    def _manifest_key(self) -> Ed25519PrivateKey:
-        """The registry's manifest-signing key (``signing_key_file``, created on first use)."""
-        key = self._keys.get("manifest")
-        if key is None:
-            key = self._keys["manifest"] = load_or_create_signing_key(
-                self._signing_key_file, setting="signing_key_file"
-            )
-        assert isinstance(key, Ed25519PrivateKey)
-        return key
-
-    def close(self) -> None:
-        """Release database connections."""
-        self._db.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def ping(self) -> None:
-        """Raise unless the metadata database answers (readiness)."""
-        with self._db.transaction(write=False) as conn:
-            conn.execute(text("SELECT 1"))
-
-    def acting_as(self, principal: str) -> Self:
-        """The same registry (same stores and caches), acting as another principal."""
-        other = copy.copy(self)
-        other.actor = principal
-        return other
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         try:
-            with self._db.transaction(write=True) as conn:
+            with self._ctx.db.transaction(write=True) as conn:
                 yield conn
         except (AccessDenied, PolicyDenied) as denied:
             self._audit_denial(denied)
@@ -163,7 +98,7 @@ class ServiceBase:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
-            with self._db.transaction(write=False) as conn:
+            with self._ctx.db.transaction(write=False) as conn:
                 yield conn
         except (AccessDenied, PolicyDenied) as denied:
             self._audit_denial(denied)
@@ -186,10 +121,10 @@ class ServiceBase:
         if denied.audited:
             return
         denied.audited = True
-        with self._db.transaction(write=True) as conn:
+        with self._ctx.db.transaction(write=True) as conn:
             audit_store.append_audit(
                 conn,
-                at=self._clock(),
+                at=self._ctx.clock(),
                 actor=denied.principal,
                 action=denied.action,
                 resource=denied.resource,
@@ -206,13 +141,15 @@ class ServiceBase:
         event_type: str,
         data: dict[str, Any],
         now: datetime,
+        actor: str | None = None,
     ) -> Event:
-        """Append the audit entry and the outbox event of a change, in its transaction."""
+        """Append the audit entry and the outbox event of a change, in its transaction
+        (recorded as done by ``actor``, by default the acting principal)."""
         event = Event(id=str(uuid.uuid4()), type=event_type, subject=resource, time=now, data=data)
         audit_store.append_audit(
             conn,
             at=now,
-            actor=self.actor,
+            actor=actor or self.actor,
             action=action,
             resource=resource,
             outcome="allowed",

@@ -28,32 +28,32 @@ class BlobService(ServiceBase):
         """
         self.check_blob_write()
         wanted = set(digests)
-        missing = self._blobs.missing(wanted)
+        missing = self._ctx.blobs.missing(wanted)
         self._claim(wanted - missing)
         return missing
 
     def put_blob(self, stream: Readable, *, sha256: str) -> StoredBlob:
         """Store one blob from a stream; it must hash to ``sha256`` or nothing is stored."""
         self.check_blob_write()
-        stored = self._blobs.put(stream, expected_sha256=sha256)
+        stored = self._ctx.blobs.put(stream, expected_sha256=sha256)
         self._claim({stored.sha256})
         return stored
 
     def _claim(self, digests: set[str]) -> None:
         if digests:
             with self._write() as conn:
-                blob_gc.claim(conn, digests, self._clock())
+                blob_gc.claim(conn, digests, self._ctx.clock())
 
     def blob_size(self, sha256: str) -> int:
         with self._read() as conn:
             self._authorize_blob_read(conn, sha256)
-        return self._blobs.size(sha256)
+        return self._ctx.blobs.size(sha256)
 
     def read_blob(self, sha256: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """A blob's bytes, for callers who may read a version that contains it."""
         with self._read() as conn:
             self._authorize_blob_read(conn, sha256)
-        return self._blobs.read(sha256, start=start, end=end)
+        return self._ctx.blobs.read(sha256, start=start, end=end)
 
     def _authorize_blob_read(self, conn: Connection, sha256: str) -> None:
         bindings = self._bindings(conn)

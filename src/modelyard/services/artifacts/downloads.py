@@ -35,7 +35,7 @@ class ArtifactService(ServiceBase):
         and every file's sha256."""
         version = self._signed_version(ref)
         return download_version(
-            self._blobs, version, destination, overwrite=overwrite, progress=progress
+            self._ctx.blobs, version, destination, overwrite=overwrite, progress=progress
         )
 
     def fetch(self, ref: str, *, progress: Progress = SILENT) -> Path:
@@ -46,7 +46,7 @@ class ArtifactService(ServiceBase):
         the same files reuse the directory without touching the blob store.
         """
         version = self._signed_version(ref)
-        return fetch_version(self._blobs, version, self._cache_dir, progress=progress)
+        return fetch_version(self._ctx.blobs, version, self._ctx.cache_dir, progress=progress)
 
     def verify_directory(self, ref: str, directory: str | Path) -> list[str]:
         """Compare a directory with a version's signed manifest; returns the problems (empty:
@@ -55,7 +55,7 @@ class ArtifactService(ServiceBase):
 
     def _signed_version(self, ref: str) -> Version:
         """The version, once its manifest has been checked against the registry's signature."""
-        public_key = self._manifest_key().public_key()
+        public_key = self._ctx.keys.manifest.public_key()
         parsed = self._parse(ref)
         with self._read() as conn:
             self._authorize(conn, Action.VERSION_READ, parsed.group, str(parsed))

@@ -5,7 +5,7 @@ key-encryption key. Local only (they run where the stores are: `modelyard blobs 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Connection
 
@@ -13,8 +13,6 @@ from modelyard.domain.access import ANY_GROUP, Action
 from modelyard.errors import ConfigError
 from modelyard.services.base import ServiceBase
 from modelyard.services.security.secrets import reseal_rule
-from modelyard.store.blobs.content import ContentBlobStore
-from modelyard.store.keys.keyring import Keyring, new_key_entry
 from modelyard.store.sql import audit as audit_store
 from modelyard.store.sql import blob_gc
 from modelyard.store.sql import rules as rule_store
@@ -58,11 +56,6 @@ class RotateReport:
 
 
 class BlobMaintenanceService(ServiceBase):
-    def _content_store(self) -> ContentBlobStore:
-        if not isinstance(self._blobs, ContentBlobStore):
-            raise ConfigError("this registry's blob store does not support maintenance")
-        return self._blobs
-
     def _authorize_store_admin(self, conn: Connection, resource: str) -> None:
         self._authorize(conn, Action.STORE_ADMIN, None, resource)
 
@@ -71,7 +64,7 @@ class BlobMaintenanceService(ServiceBase):
             self._authorize_store_admin(conn, resource)
             audit_store.append_audit(
                 conn,
-                at=self._clock(),
+                at=self._ctx.clock(),
                 actor=self.actor,
                 action=action,
                 resource=resource,
@@ -84,11 +77,11 @@ class BlobMaintenanceService(ServiceBase):
         key (``file:<id>`` or ``kms:<key>``); never key material."""
         with self._read() as conn:
             self._authorize(conn, Action.GROUP_READ, ANY_GROUP, "blobs")
-        return self._content_store().describe()
+        return self._ctx.blob_admin.describe()
 
     def verify_blobs(self, digests: list[str] | None = None) -> VerifyReport:
         """Re-read and re-hash stored blobs (all, or ``digests``); report corruption."""
-        store = self._content_store()
+        store = self._ctx.blob_admin
         with self._read() as conn:
             self._authorize_store_admin(conn, "blobs")
         wanted = digests if digests is not None else sorted({e.sha256 for e in store.entries()})
@@ -103,8 +96,8 @@ class BlobMaintenanceService(ServiceBase):
         first (its blobs are then spared) or is refused and can retry (blob_gc.py)."""
         if grace < timedelta(0):
             raise ConfigError("grace: must not be negative", field="grace")
-        store = self._content_store()
-        now = self._clock()
+        store = self._ctx.blob_admin
+        now = self._ctx.clock()
         cutoff = now - grace
         with self._read() as conn:
             self._authorize_store_admin(conn, "blobs")
@@ -128,7 +121,7 @@ class BlobMaintenanceService(ServiceBase):
                 len(used),
                 spared,
                 collected={d: sizes[d] for d in candidates},
-                abandoned_uploads=self._abort_abandoned_uploads(store, cutoff, dry_run=True),
+                abandoned_uploads=store.abandoned_uploads(cutoff, abort=False),
             )
         with self._write() as conn:
             self._authorize_store_admin(conn, "blobs")
@@ -136,7 +129,7 @@ class BlobMaintenanceService(ServiceBase):
         doomed |= unfinished  # a collection that stopped half-way is completed
         for digest in sorted(doomed):
             store.delete(digest)
-        aborted = self._abort_abandoned_uploads(store, cutoff)
+        aborted = store.abandoned_uploads(cutoff, abort=True)
         collected = {d: sizes.get(d, 0) for d in doomed}
         with self._write() as conn:
             self._authorize_store_admin(conn, "blobs")
@@ -167,43 +160,22 @@ class BlobMaintenanceService(ServiceBase):
             abandoned_uploads=aborted,
         )
 
-    @staticmethod
-    def _abort_abandoned_uploads(
-        store: ContentBlobStore, cutoff: datetime, *, dry_run: bool = False
-    ) -> int:
-        abandoned = getattr(store.objects, "abandoned_uploads", None)
-        if abandoned is None:
-            return 0  # the filesystem removes stale temp files when it opens
-        uploads = abandoned(cutoff)
-        # verified uploads whose copy to their address did not finish (S3 staging keys)
-        staged = [o.key for o in store.objects.list("staging/") if o.modified < cutoff]
-        if dry_run:
-            return len(uploads) + len(staged)
-        for key, upload_id in uploads:
-            store.objects.abort_upload(key, upload_id)  # type: ignore[attr-defined]
-        for key in staged:
-            store.objects.delete(key)
-        return len(uploads) + len(staged)
-
     def encrypt_blobs(self) -> EncryptReport:
         """Encrypt every plaintext blob in place and mark the store encrypted, so new blobs
         are encrypted too (creating the key file if there is no KEK yet). Resumable: run it
         again after an interruption."""
-        store = self._content_store()
-        keyring = self._keyring(store)
+        store, kek = self._ctx.blob_admin, self._ctx.kek
         with self._read() as conn:
             self._authorize_store_admin(conn, "blobs")
-        if not keyring.uses_kms and not keyring.key_file.exists():
-            keyring.key_file.create()
-            keyring.reload()
-        store.write_marker(encrypt=True)
+        kek.ensure_key()
+        store.start_encrypting()
         encrypted = already = 0
         for entry in list(store.entries()):
             if entry.encrypted:
                 already += 1
             elif store.seal_plain(entry.sha256):
                 encrypted += 1
-        sealed = self._reseal_secrets(keyring)  # webhook secrets stored before: sealed now
+        sealed = self._reseal_secrets()  # webhook secrets stored before: sealed now
         self._audit(
             "blobs.encrypt",
             "blobs",
@@ -220,30 +192,14 @@ class BlobMaintenanceService(ServiceBase):
         by it (point kms_key_id at the new key first). Resumable: an interrupted rotation
         finishes when run again.
         """
-        store = self._content_store()
-        keyring = self._keyring(store)
+        store, kek = self._ctx.blob_admin, self._ctx.kek
         with self._read() as conn:
             self._authorize_store_admin(conn, "keys")
-        retired: list[str] = []
-        if not keyring.uses_kms:
-            entries = keyring.key_file.entries()
-            if not entries:
-                raise ConfigError(
-                    f"key_file: {str(keyring.key_file.path)!r} does not exist: this store "
-                    "has no key-encryption key to rotate (modelyard blobs encrypt creates one)",
-                    field="key_file",
-                )
-            if len(entries) == 1:  # not an interrupted rotation: start one
-                keyring.key_file.write([new_key_entry(), *entries])
-            keyring.reload()
+        kek.begin_rotation()
         rewrapped, total = store.rewrap()
-        secrets = self._reseal_secrets(keyring)  # before the old keys go
-        if not keyring.uses_kms:
-            entries = keyring.key_file.entries()
-            retired = [e["id"] for e in entries[1:]]
-            keyring.key_file.write(entries[:1])
-            keyring.reload()
-        current = keyring.current.id
+        secrets = self._reseal_secrets()  # before the old keys go
+        retired = kek.finish_rotation()
+        current = kek.current_id
         details = {
             "key": current,
             "rewrapped": rewrapped,
@@ -254,20 +210,14 @@ class BlobMaintenanceService(ServiceBase):
         self._audit("keys.rotate", "keys", details)
         return RotateReport(key=current, rewrapped=rewrapped, total=total, retired=retired)
 
-    def _reseal_secrets(self, keyring: Keyring) -> int:
+    def _reseal_secrets(self) -> int:
         """Seal every rule's webhook secrets under the current key (one transaction)."""
         resealed = 0
         with self._write() as conn:
             self._authorize_store_admin(conn, "keys")
             for rule in rule_store.list_rules(conn):
-                changed = reseal_rule(rule, keyring)
+                changed = reseal_rule(rule, self._ctx.kek)
                 if changed is not None:
-                    rule_store.replace_rule(conn, changed, now=self._clock())
+                    rule_store.replace_rule(conn, changed, now=self._ctx.clock())
                     resealed += 1
         return resealed
-
-    @staticmethod
-    def _keyring(store: ContentBlobStore) -> Keyring:
-        if store.keyring is None:
-            raise ConfigError("this registry's blob store has no keyring")
-        return store.keyring

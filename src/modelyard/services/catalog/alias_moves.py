@@ -109,7 +109,7 @@ class AliasMoves(ServiceBase):
             actor=self.actor,
             action="deployment.start",
             resource=f"{group}@{environment}",
-            registry_key=self._manifest_key().public_key(),
+            registry_key=self._ctx.keys.manifest.public_key(),
         )
         deployment_id = deployment_store.insert_deployment(
             conn,

@@ -28,7 +28,7 @@ class AliasService(AliasMoves):
         validate_alias_name(alias)
         number = parse_version_number(version)
         reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize_alias(conn, group, alias)
             group_id = group_store.group_id_of(conn, group, for_update=True)
@@ -43,7 +43,7 @@ class AliasService(AliasMoves):
         validate_group_name(group)
         validate_alias_name(alias)
         reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize_alias(conn, group, alias)
             group_id = group_store.group_id_of(conn, group, for_update=True)

@@ -35,7 +35,7 @@ class GroupService(ServiceBase):
         )
         clean_tags = validate_tags(dict(tags or {}))
         self_approval = _flag(allow_self_approval, "allow_self_approval")
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.GROUP_CREATE, name)
             if self_approval:
@@ -115,7 +115,7 @@ class GroupService(ServiceBase):
             self._refuse_archived(group)
             changes: dict[str, object] = {}
             previous: dict[str, object] = {}
-            now = self._clock()
+            now = self._ctx.clock()
             group_id = store.group_id_of(conn, name)
             if description is not None:
                 text = validate_text(
@@ -148,13 +148,13 @@ class GroupService(ServiceBase):
     def archive_group(self, name: str) -> Group:
         """Hide a group from listings and refuse new versions; its versions stay readable."""
         validate_group_name(name)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.GROUP_ARCHIVE, name)
             group = store.get_group(conn, name)
             self._refuse_archived(group)
             store.update_group(conn, store.group_id_of(conn, name), now=now, archived_at=now)
-            self._open_groups.clear()
+            self._ctx.caches.open_groups.clear()
             self._record(
                 conn,
                 action="group.archive",

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from modelyard.domain.access import ANY_GROUP, Action
 from modelyard.domain.approval import ApprovalStatus, check_decision
-from modelyard.domain.lineage import validate_lineage, versions_from
+from modelyard.domain.lineage import versions_from
 from modelyard.domain.manifest import Manifest
 from modelyard.domain.model import ApprovalDecision, Lineage, Page, Version
 from modelyard.domain.names import validate_group_name, validate_key
@@ -24,22 +24,18 @@ from modelyard.domain.values import (
     MAX_DESCRIPTION_LENGTH,
     MAX_MODEL_CARD_LENGTH,
     validate_metadata,
-    validate_metrics,
-    validate_params,
     validate_tags,
     validate_text,
 )
+from modelyard.domain.version_spec import sorted_by_key, validate_version_spec
 from modelyard.errors import NotFoundError, ValidationError
 from modelyard.services.base import AccessDenied, ServiceBase
 from modelyard.services.catalog.groups import check_limit
 from modelyard.services.release.policies import enforce_policy
 from modelyard.services.security.signatures import (
-    SignatureInput,
     attach_model_signature,
-    registration_signature,
     sign_registration,
     signed_event_data,
-    signer_of,
     trusted_keys_of_group,
 )
 from modelyard.store.sql import blob_gc
@@ -47,6 +43,7 @@ from modelyard.store.sql import groups as group_store
 from modelyard.store.sql import scans as scan_store
 from modelyard.store.sql import versions as store
 from modelyard.transfer.files import SILENT, Progress, UploadResult, upload_directory
+from modelyard.transfer.signatures import SignatureInput, registration_signature, signer_of
 
 MAX_COMMENT_LENGTH = 4096
 OPEN_GROUP_TTL_S = 5.0
@@ -59,12 +56,12 @@ class VersionService(ServiceBase):
         """Store a directory's files (only those not stored yet); returns the manifest."""
         with self._read() as conn:
             self._authorize(conn, Action.BLOB_WRITE, ANY_GROUP, "blobs")
-        return self._claimed(upload_directory(self._blobs, Path(directory), progress))
+        return self._claimed(upload_directory(self._ctx.blobs, Path(directory), progress))
 
     def _claimed(self, upload: UploadResult) -> UploadResult:
         """Mark an upload's blobs in flight, so garbage collection spares them."""
         with self._write() as conn:
-            blob_gc.claim(conn, upload.manifest.blob_digests(), self._clock())
+            blob_gc.claim(conn, upload.manifest.blob_digests(), self._ctx.clock())
         return upload
 
     def register_version(
@@ -112,7 +109,7 @@ class VersionService(ServiceBase):
                 signer_of(bundle, trusted_keys_of_group(conn, group), group=group)
         # no claim: the registration follows at once, and its guard refuses (retryably) a
         # blob that garbage collection condemned in between
-        upload = upload_directory(self._blobs, Path(artifact), progress)
+        upload = upload_directory(self._ctx.blobs, Path(artifact), progress)
         return self._insert(group, upload.manifest, spec, bundle)
 
     def _insert(
@@ -122,14 +119,14 @@ class VersionService(ServiceBase):
         spec: dict[str, Any],
         signature: dict[str, Any] | None = None,
     ) -> Version:
-        missing = self._blobs.missing(manifest.blob_digests())
+        missing = self._ctx.blobs.missing(manifest.blob_digests())
         if missing:
             raise ValidationError(
                 f"manifest: {len(missing)} blob(s) are not uploaded, e.g. sha256:{min(missing)}",
                 field="manifest",
             )
-        now = self._clock()
-        signing_key = self._manifest_key()
+        now = self._ctx.clock()
+        signing_key = self._ctx.keys.manifest
         with self._write() as conn:
             self._authorize(conn, Action.VERSION_CREATE, group)
             blob_gc.guard_references(conn, manifest.blob_digests())
@@ -201,14 +198,14 @@ class VersionService(ServiceBase):
         re-read (a registration loop would otherwise pay a transaction per version).
         """
         key = (self.actor, group)
-        seen = self._open_groups.get(key)
+        seen = self._ctx.caches.open_groups.get(key)
         if seen is not None and time.monotonic() - seen < OPEN_GROUP_TTL_S and not lineage.parents:
             return
         with self._read() as conn:
             self._authorize(conn, Action.VERSION_CREATE, group)
             group_store.open_group_id(conn, group)
             self._parent_ids(conn, lineage)
-        self._open_groups[key] = time.monotonic()
+        self._ctx.caches.open_groups[key] = time.monotonic()
 
     def _parent_ids(self, conn: Connection, lineage: Lineage) -> list[int]:
         pairs = list(versions_from(lineage.parents))
@@ -251,7 +248,7 @@ class VersionService(ServiceBase):
 
     def _update_field(self, ref: str, name: str, value: str) -> Version:
         parsed = self._parse(ref)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.VERSION_UPDATE, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
@@ -284,7 +281,7 @@ class VersionService(ServiceBase):
         validate(dict(set_pairs))
         if not set_pairs and not removing:
             raise ValidationError(f"{kind}: nothing to set or remove was given", field=kind)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.VERSION_UPDATE, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
@@ -312,7 +309,7 @@ class VersionService(ServiceBase):
         now: Any,
     ) -> Version:
         # Built in memory rather than re-read: the change is exactly what was written.
-        stored: Any = _sorted(value) if isinstance(value, dict) else value
+        stored: Any = sorted_by_key(value) if isinstance(value, dict) else value
         after = replace(before, **{name: stored}, updated_at=now)
         data = _event_data(after) | {
             "changes": {name: value},
@@ -360,7 +357,7 @@ class VersionService(ServiceBase):
     ) -> Version:
         comment = validate_text(comment, field="comment", max_length=MAX_COMMENT_LENGTH)
         parsed = self._parse(ref)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.VERSION_APPROVE, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
@@ -375,7 +372,7 @@ class VersionService(ServiceBase):
                     actor=self.actor,
                     action="version.decide",
                     resource=before.reference,
-                    registry_key=self._manifest_key().public_key(),
+                    registry_key=self._ctx.keys.manifest.public_key(),
                 )
             decision = ApprovalDecision(
                 reference=before.reference,
@@ -434,32 +431,6 @@ class VersionService(ServiceBase):
             version_id = self._version_id(conn, parsed)
             reference = store.load_versions(conn, [version_id])[0].reference
             return store.load_decisions(conn, version_id, reference)
-
-
-def validate_version_spec(group: str, **fields: Any) -> dict[str, Any]:
-    validate_group_name(group)
-    framework = fields["framework"]
-    if framework is not None:
-        validate_text(framework, field="framework", max_length=255)
-    return {
-        "metrics": _sorted(validate_metrics(dict(fields["metrics"] or {}))),
-        "params": _sorted(validate_params(dict(fields["params"] or {}))),
-        "lineage": validate_lineage(fields["lineage"] or Lineage()),
-        "framework": framework or None,
-        "tags": _sorted(validate_tags(dict(fields["tags"] or {}))),
-        "metadata": _sorted(validate_metadata(dict(fields["metadata"] or {}))),
-        "description": validate_text(
-            fields["description"], field="description", max_length=MAX_DESCRIPTION_LENGTH
-        ),
-        "model_card": validate_text(
-            fields["model_card"], field="model_card", max_length=MAX_MODEL_CARD_LENGTH
-        ),
-    }
-
-
-def _sorted(values: dict[str, Any]) -> dict[str, Any]:
-    """Keys in the order the store returns them, so a registered version equals its re-read."""
-    return dict(sorted(values.items()))
 
 
 def _event_data(version: Version) -> dict[str, Any]:

@@ -74,7 +74,7 @@ class EventService(ServiceBase):
             raise ValidationError("ids: must be delivery ids (positive integers)", field="ids")
         if rule is not None:
             validate_rule_name(rule, field="rule")
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{rule or '*'}")
             count = store.redrive(conn, ids, rule=rule, now=now)
@@ -100,7 +100,7 @@ class EventService(ServiceBase):
         ``7d`` or ISO-8601) that matches it now; returns how many deliveries were queued.
         Receivers see the same event ids (deduplicate on them)."""
         validate_rule_name(rule, field="rule")
-        now = self._clock()
+        now = self._ctx.clock()
         start = parse_since(since, now=now) if isinstance(since, str) else since
         end = parse_since(until, now=now, field="until") if isinstance(until, str) else until
         if end is not None and end < start:
@@ -115,7 +115,11 @@ class EventService(ServiceBase):
                 for event in events
                 if end is None or event.created_at <= end
                 for row in route_event(
-                    event, {found.format: index}, {found.id: found}, self._sagemaker, replay=True
+                    event,
+                    {found.format: index},
+                    {found.id: found},
+                    self._ctx.sagemaker,
+                    replay=True,
                 )
             ]
             store.enqueue(conn, rows, now=now)

@@ -11,7 +11,7 @@ from modelyard.domain.targets import REDACTED
 from modelyard.errors import ConflictError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.services.events.routing import SageMakerIdentity, view_of
-from modelyard.services.security.secrets import refuse_sealed_input, seal_rule, secret_keyring
+from modelyard.services.security.secrets import refuse_sealed_input, seal_rule
 from modelyard.store.sql import deliveries as delivery_store
 from modelyard.store.sql import rules as store
 
@@ -44,8 +44,8 @@ class RuleService(ServiceBase):
             enabled=enabled,
         )
         _not_a_trigger(rule.name)
-        rule = seal_rule(rule, secret_keyring(self._blobs))  # webhook secrets at rest
-        now = self._clock()
+        rule = seal_rule(rule, self._ctx.kek)  # webhook secrets at rest
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
             if store.rule_exists(conn, rule.name):
@@ -85,7 +85,7 @@ class RuleService(ServiceBase):
 
     def _set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
         validate_rule_name(name, field="rule")
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
             before = store.get_rule(conn, name)
@@ -125,7 +125,7 @@ class RuleService(ServiceBase):
         cancelled; the rule keeps seeing events from when it was created or enabled."""
         validate_rule_name(name, field="rule")
         _not_a_trigger(name)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
             old = store.get_rule(conn, name)
@@ -155,7 +155,7 @@ class RuleService(ServiceBase):
                 description=description if description is not None else old.description,
                 enabled=old.enabled,
             )
-            store.replace_rule(conn, seal_rule(rule, secret_keyring(self._blobs)), now=now)
+            store.replace_rule(conn, seal_rule(rule, self._ctx.kek), now=now)
             cancelled = delivery_store.cancel_targets(
                 conn, old.id, from_index=len(rule.targets), now=now
             )
@@ -180,7 +180,7 @@ class RuleService(ServiceBase):
         """Delete a rule; its pending deliveries are cancelled, its history is kept."""
         validate_rule_name(name, field="rule")
         _not_a_trigger(name)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.RULES_MANAGE, None, f"rule:{name}")
             rule = store.get_rule(conn, name)
@@ -204,7 +204,7 @@ class RuleService(ServiceBase):
         with self._read() as conn:
             self._authorize(conn, Action.RULES_READ, None, f"rule:{name}")
             rule = store.get_rule(conn, name)
-        return evaluate(rule, event, self._sagemaker)
+        return evaluate(rule, event, self._ctx.sagemaker)
 
 
 TRIGGER_PREFIX = "pipeline-"

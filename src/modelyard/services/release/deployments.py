@@ -29,7 +29,7 @@ class DeploymentService(AliasMoves):
         parsed = self._parse(ref)
         validate_alias_name(to, field="to")
         reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.ALIAS_SET_PROTECTED, parsed.group, f"{parsed.group}@{to}")
             self._check_environment(conn, parsed.group, to, field="to")
@@ -44,7 +44,7 @@ class DeploymentService(AliasMoves):
         validate_group_name(group)
         validate_alias_name(env, field="env")
         reason = validate_text(reason, field="reason", max_length=MAX_REASON_LENGTH)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.ALIAS_SET_PROTECTED, group, f"{group}@{env}")
             self._check_environment(conn, group, env, field="env")

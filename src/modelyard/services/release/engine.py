@@ -12,7 +12,6 @@ it acts as the principal ``pipeline:<name>`` without authorization checks.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from modelyard.domain.times import iso_z
 from modelyard.errors import ConflictError, NotFoundError
 from modelyard.services.base import ServiceBase
 from modelyard.services.catalog.alias_moves import AliasMoves
+from modelyard.services.context import ServiceContext
 from modelyard.services.release.policies import enforce_policy, evidence_of
 from modelyard.services.release.runs import RunService, _run_event, approval_resource, run_resource
 from modelyard.store.sql import aliases as alias_store
@@ -76,39 +76,34 @@ class StageWork:
         return int(self.run["stages"][self.position]["opened_attempt"])
 
 
-class RunEngine(RunService, AliasMoves):
-    @classmethod
-    def of(cls, services: ServiceBase) -> RunEngine:
-        """An engine on the same stores and caches as ``services``."""
-        engine = cls.__new__(cls)
-        engine.__dict__.update(copy.copy(services).__dict__)
-        engine.actor = "pipeline"
-        engine._specs = {}
-        return engine
+class RunEngine(ServiceBase):
+    """Records as the principal ``pipeline:<name>`` of each run's pipeline."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        super().__init__(ctx, "pipeline")
 
     def now(self) -> datetime:
-        return self._clock()
+        return self._ctx.clock()
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after every commit in this process that wrote an event (a run
         started, an approval decided: there may be work)."""
-        self._db.add_commit_listener(callback)
+        self._ctx.db.add_commit_listener(callback)
 
-    def _as_pipeline(self, run: Mapping[str, Any]) -> RunEngine:
-        other = copy.copy(self)
-        other.actor = f"pipeline:{run['pipeline']}"
-        return other
+    def _moves(self, run: Mapping[str, Any]) -> AliasMoves:
+        """Environment moves done by the run's pipeline."""
+        return AliasMoves(self._ctx, pipeline_actor(run))
 
     # --- leasing ----------------------------------------------------------------------
 
     def next_due_at(self) -> datetime | None:
-        with self._db.transaction(write=False) as conn:
+        with self._ctx.db.transaction(write=False) as conn:
             return store.next_due_at(conn)
 
     def claim(self, *, worker: str, lease: timedelta) -> StageWork | None:
         """Lease the most overdue run and start (or resume) its current stage."""
-        now = self._clock()
-        with self._db.transaction(write=True) as conn:
+        now = self._ctx.clock()
+        with self._ctx.db.transaction(write=True) as conn:
             run_id = store.claim_due(conn, worker=worker, now=now, lease_until=now + lease)
             if run_id is None:
                 return None
@@ -152,22 +147,20 @@ class RunEngine(RunService, AliasMoves):
                 spec=spec,
             )
 
-    _specs: dict[tuple[str, int], Mapping[str, Any]]
-
     def _spec(self, conn: Connection, pipeline: str, revision: int) -> Mapping[str, Any]:
         """A revision's spec (revisions never change, so they are cached)."""
         key = (pipeline, revision)
-        found = self._specs.get(key)
+        found = self._ctx.caches.pipeline_specs.get(key)
         if found is None:
             found = dict(pipeline_store.get_revision(conn, pipeline, revision)["spec"])
-            self._specs[key] = found
+            self._ctx.caches.pipeline_specs[key] = found
         return found
 
     def renew(self, work: StageWork, *, worker: str, lease: timedelta) -> bool:
         """Extend our lease on the run while a long stage runs (False: we lost it)."""
-        with self._db.transaction(write=True) as conn:
+        with self._ctx.db.transaction(write=True) as conn:
             return store.renew_lease(
-                conn, work.run["id"], worker=worker, lease_until=self._clock() + lease
+                conn, work.run["id"], worker=worker, lease_until=self._ctx.clock() + lease
             )
 
     # --- recording ----------------------------------------------------------------------
@@ -175,16 +168,16 @@ class RunEngine(RunService, AliasMoves):
     def log(self, work: StageWork, lines: Sequence[str]) -> None:
         """Append log lines to the stage (readable at once: ``run logs --follow``)."""
         if lines:
-            with self._db.transaction(write=True) as conn:
-                store.append_logs(conn, work.run["id"], work.position, lines, now=self._clock())
+            with self._ctx.db.transaction(write=True) as conn:
+                store.append_logs(conn, work.run["id"], work.position, lines, now=self._ctx.clock())
 
     def finish(
         self, work: StageWork, outcome: Outcome, *, logs: Sequence[str] = ()
     ) -> dict[str, Any]:
         """Record the stage's outcome (and its last log lines), move the run on, release it."""
-        now = self._clock()
+        now = self._ctx.clock()
         run_id, position = work.run["id"], work.position
-        with self._db.transaction(write=True) as conn:
+        with self._ctx.db.transaction(write=True) as conn:
             store.append_logs(conn, run_id, position, logs, now=now)
             run = store.get_run(conn, run_id)
             if _stale(run, work):  # cancelled (and perhaps retried) meanwhile
@@ -207,8 +200,9 @@ class RunEngine(RunService, AliasMoves):
             if outcome.status != WAITING or work.stage["uses"] != "approval" or not work.resumed:
                 self._stage_event(conn, run, position, now)
             if run["status"] in (SUCCEEDED, FAILED):
-                self._as_pipeline(run)._record(
+                self._record(
                     conn,
+                    actor=pipeline_actor(run),
                     action="pipeline.finish",
                     resource=run_resource(run),
                     event_type="pipeline.run_finished",
@@ -221,8 +215,9 @@ class RunEngine(RunService, AliasMoves):
         self, conn: Connection, run: dict[str, Any], position: int, now: datetime
     ) -> None:
         stage = run["stages"][position]
-        self._as_pipeline(run)._record(
+        self._record(
             conn,
+            actor=pipeline_actor(run),
             action="pipeline.stage",
             resource=run_resource(run),
             event_type="pipeline.stage_changed",
@@ -241,17 +236,17 @@ class RunEngine(RunService, AliasMoves):
 
     def materialize(self, work: StageWork, target: Path) -> None:
         """Write the run's version's files into ``target``, verifying every digest."""
-        download_version(self._blobs, work.version, target)
+        download_version(self._ctx.blobs, work.version, target)
 
     def evidence_of(self, version: Version) -> Evidence:
         """The candidate's scan and signatures, as release policies see them (for gates)."""
-        with self._db.transaction(write=False) as conn:
-            return evidence_of(conn, version, self._manifest_key().public_key())
+        with self._ctx.db.transaction(write=False) as conn:
+            return evidence_of(conn, version, self._ctx.keys.manifest.public_key())
 
     def environments_of(self, group: str) -> dict[str, Version | None]:
         """Every environment name a gate may read and the version it serves in ``group`` now
         (None: nothing, or not an environment of this group)."""
-        with self._db.transaction(write=False) as conn:
+        with self._ctx.db.transaction(write=False) as conn:
             group_id = group_store.group_id_of(conn, group)
             current = alias_store.list_aliases(conn, group_id)
             found: dict[str, Version | None] = dict.fromkeys(
@@ -272,8 +267,8 @@ class RunEngine(RunService, AliasMoves):
         """The stage's approval request, opened (with an ``approval.requested`` event) on
         the stage's first attempt."""
         config = work.stage
-        now = self._clock()
-        with self._db.transaction(write=True) as conn:
+        now = self._ctx.clock()
+        with self._ctx.db.transaction(write=True) as conn:
             attempt = work.run["stages"][work.position]["attempts"]
             existing = approval_store.request_for_stage(
                 conn, work.run["id"], work.position, since_attempt=work.opened_attempt
@@ -296,8 +291,9 @@ class RunEngine(RunService, AliasMoves):
                 now=now,
                 expires_at=now + timedelta(seconds=config["timeout"]),
             )
-            self._as_pipeline(work.run)._record(
+            self._record(
                 conn,
+                actor=pipeline_actor(work.run),
                 action="approval.request",
                 resource=approval_resource(request),
                 event_type="approval.requested",
@@ -319,8 +315,8 @@ class RunEngine(RunService, AliasMoves):
             return request
 
     def expire_approval(self, request: Mapping[str, Any]) -> None:
-        now = self._clock()
-        with self._db.transaction(write=True) as conn:
+        now = self._ctx.clock()
+        with self._ctx.db.transaction(write=True) as conn:
             approval_store.set_status(conn, request["id"], "expired", now=now)
 
     def set_approval_status(
@@ -328,8 +324,8 @@ class RunEngine(RunService, AliasMoves):
     ) -> bool:
         """Record the pipeline's approval decision on the version (False: it already had
         that status)."""
-        now = self._clock()
-        with self._db.transaction(write=True) as conn:
+        now = self._ctx.clock()
+        with self._ctx.db.transaction(write=True) as conn:
             version_id = version_store.version_id_of(conn, work.version.group, work.version.number)
             before = version_store.load_versions(conn, [version_id])[0]
             if before.approval_status is status:
@@ -342,7 +338,7 @@ class RunEngine(RunService, AliasMoves):
                     actor=actor,
                     action="version.decide",
                     resource=before.reference,
-                    registry_key=self._manifest_key().public_key(),
+                    registry_key=self._ctx.keys.manifest.public_key(),
                 )
             decision = ApprovalDecision(
                 reference=before.reference,
@@ -354,8 +350,9 @@ class RunEngine(RunService, AliasMoves):
             )
             version_store.insert_decision(conn, version_id, decision)
             version_store.update_version(conn, version_id, now=now, approval_status=status.value)
-            self._as_pipeline(work.run)._record(
+            self._record(
                 conn,
+                actor=pipeline_actor(work.run),
                 action="version.decide",
                 resource=before.reference,
                 event_type="version.approval_changed",
@@ -382,9 +379,9 @@ class RunEngine(RunService, AliasMoves):
         in-progress deployment; or the deployment this stage already started (a worker died
         during or after it: in progress, or finished); or None when the environment already
         serves the version (nothing to do)."""
-        now = self._clock()
+        now = self._ctx.clock()
         group = work.version.group
-        with self._db.transaction(write=True) as conn:
+        with self._ctx.db.transaction(write=True) as conn:
             mine = deployment_store.latest_of_run(
                 conn, group, environment, work.run["id"], since_attempt=work.opened_attempt
             )
@@ -395,7 +392,7 @@ class RunEngine(RunService, AliasMoves):
             )
             if current == work.version.number:
                 return None
-            return self._as_pipeline(work.run)._start_deployment(
+            return self._moves(work.run)._start_deployment(
                 conn,
                 work.version.group,
                 environment,
@@ -410,19 +407,20 @@ class RunEngine(RunService, AliasMoves):
     def end_deployment(
         self, work: StageWork, deployment: Mapping[str, Any], *, error: str, roll_back: bool
     ) -> dict[str, Any]:
-        now = self._clock()
-        engine = self._as_pipeline(work.run)
-        with self._db.transaction(write=True) as conn:
+        now = self._ctx.clock()
+        engine = self._moves(work.run)
+        with self._ctx.db.transaction(write=True) as conn:
             if error and roll_back:
                 return engine._roll_back_deployment(conn, dict(deployment), error=error, now=now)
             return engine._finish_deployment(conn, dict(deployment), error=error, now=now)
 
     def emit(self, work: StageWork, event_type: str, data: Mapping[str, Any]) -> str:
         """A ``notify`` stage's custom event; returns its id."""
-        now = self._clock()
-        with self._db.transaction(write=True) as conn:
-            event = self._as_pipeline(work.run)._record(
+        now = self._ctx.clock()
+        with self._ctx.db.transaction(write=True) as conn:
+            event = self._record(
                 conn,
+                actor=pipeline_actor(work.run),
                 action="pipeline.notify",
                 resource=run_resource(work.run),
                 event_type=event_type,
@@ -446,11 +444,10 @@ class RunEngine(RunService, AliasMoves):
         if not isinstance(group, str) or not isinstance(number, int):
             return "not a version event: no run started"
         event_id = str(event.get("id"))
-        now = self._clock()
-        engine = copy.copy(self)
-        engine.actor = f"rule:pipeline-{pipeline}"
+        now = self._ctx.clock()
+        engine = RunService(self._ctx, f"rule:pipeline-{pipeline}")
         try:
-            with self._db.transaction(write=True) as conn:
+            with self._ctx.db.transaction(write=True) as conn:
                 existing = store.run_for_trigger(conn, pipeline, event_id)
                 if existing is not None:
                     return f"run {existing} already started for this event"
@@ -509,3 +506,8 @@ def _patch(
         if name in run_values:
             value = run_values[name]
             run[name] = iso_z(value) if isinstance(value, datetime) else value
+
+
+def pipeline_actor(run: Mapping[str, Any]) -> str:
+    """Who a run's automatic steps are recorded as: ``pipeline:<name>``."""
+    return f"pipeline:{run['pipeline']}"

@@ -36,7 +36,7 @@ class PipelineService(ServiceBase):
             raise ValidationError("source: must be the pipeline's YAML text", field="source")
         if len(source.encode()) > MAX_SOURCE_BYTES:
             raise ValidationError("source: larger than 256 KiB", field="source")
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.PIPELINES_MANAGE, None, "pipelines")
             spec = parse_pipeline(source, environments=store.known_environments(conn))
@@ -123,18 +123,17 @@ class PipelineService(ServiceBase):
             )
         )
 
+    def ensure_default_pipeline(self) -> bool:
+        """Apply the default ``release`` pipeline unless a pipeline of that name exists (for
+        ``modelyard init`` and a server's first start); True when it was created."""
+        if any(p["name"] == DEFAULT_PIPELINE_NAME for p in self.list_pipelines()):
+            return False
+        self.apply_pipeline(DEFAULT_RELEASE_PIPELINE)
+        return True
+
 
 def _check_revision(revision: int | None, *, field: str = "revision") -> None:
     if revision is not None and (
         isinstance(revision, bool) or not isinstance(revision, int) or not 1 <= revision <= MAX_ID
     ):
         raise ValidationError(f"{field}: must be a positive whole number", field=field)
-
-
-def ensure_default_pipeline(registry: PipelineService) -> bool:
-    """Apply the default ``release`` pipeline unless a pipeline of that name exists (for
-    ``modelyard init`` and a server's first start); True when it was created."""
-    if any(p["name"] == DEFAULT_PIPELINE_NAME for p in registry.list_pipelines()):
-        return False
-    registry.apply_pipeline(DEFAULT_RELEASE_PIPELINE)
-    return True

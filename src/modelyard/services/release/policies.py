@@ -111,11 +111,11 @@ class PolicyService(ServiceBase):
             self._authorize(conn, Action.VERSION_READ, parsed.group, str(parsed))
             version = load_versions(conn, [self._version_id(conn, parsed)])[0]
             policy = effective_policy(conn, version.group, target)
-            evidence = evidence_of(conn, version, self._manifest_key().public_key())
+            evidence = evidence_of(conn, version, self._ctx.keys.manifest.public_key())
             return policy.violations(version, target, evidence)
 
     def _change(self, group: str, target: str, clauses: list[str] | None) -> ReleasePolicy:
-        now = self._clock()
+        now = self._ctx.clock()
         resource = f"{group}:{target}"
         with self._write() as conn:
             self._authorize(conn, Action.GROUP_CONFIGURE, group, resource)

@@ -31,7 +31,7 @@ class RunService(ServiceBase):
         pipeline's ``trigger:`` starts runs on events). One active run per version."""
         validate_rule_name(pipeline, field="pipeline")
         parsed = self._parse(ref)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.PIPELINE_RUN, parsed.group, str(parsed))
             version = load_versions(conn, [self._version_id(conn, parsed)])[0]
@@ -128,7 +128,7 @@ class RunService(ServiceBase):
         """Stop an active run; a stage in progress finishes its attempt, nothing more runs."""
         _check_id(run_id, "run")
         reason = validate_text(reason, field="reason", max_length=MAX_COMMENT)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             run = store.get_run(conn, run_id)
             self._authorize(conn, Action.PIPELINE_RUN, run["group"], run_resource(run))
@@ -167,7 +167,7 @@ class RunService(ServiceBase):
         """Run a failed or cancelled run again from ``from_stage`` (default: the stage that
         failed); earlier stages keep their results."""
         _check_id(run_id, "run")
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             run = store.get_run(conn, run_id)
             self._authorize(conn, Action.PIPELINE_RUN, run["group"], run_resource(run))
@@ -253,7 +253,7 @@ class RunService(ServiceBase):
     def _vote(self, request_id: int, decision: str, comment: str) -> dict[str, Any]:
         _check_id(request_id, "approval")
         comment = validate_text(comment, field="comment", max_length=MAX_COMMENT)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             request = approval_store.get_request(conn, request_id, for_update=True)
             self._authorize(conn, Action.GROUP_READ, request["group"], approval_resource(request))

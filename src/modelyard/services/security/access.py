@@ -72,7 +72,7 @@ class AccessService(ServiceBase):
         """A user (or, with ``service``, a service account) that tokens and roles attach to."""
         validate_principal_name(name)
         kind = PrincipalKind.SERVICE if service else PrincipalKind.USER
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.ACCESS_ADMIN, None, f"principal:{name}")
             try:
@@ -107,7 +107,7 @@ class AccessService(ServiceBase):
         description = validate_text(description, field="description", max_length=255)
         secret = secrets.token_urlsafe(32)
         token_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.ACCESS_ADMIN, None, f"principal:{principal}")
             token = store.insert_token(
@@ -141,7 +141,7 @@ class AccessService(ServiceBase):
         """Revoke a token at once; an admin may revoke any, a principal its own."""
         if not isinstance(token_id, str) or not token_id:
             raise ValidationError("token: give the token's id", field="token")
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             found = store.token_with_hash(conn, token_id)
             if found is None or found[0].principal != self.actor:
@@ -158,10 +158,10 @@ class AccessService(ServiceBase):
 
     def authenticate(self, bearer: str | None) -> str:
         """The principal a bearer token belongs to; failures are audited (without secrets)."""
-        now = self._clock()
+        now = self._ctx.clock()
         principal, failure = self._check_token(bearer, now)
         if failure is not None:
-            with self._db.transaction(write=True) as conn:
+            with self._ctx.db.transaction(write=True) as conn:
                 audit_store.append_audit(
                     conn,
                     at=now,
@@ -196,12 +196,12 @@ class AccessService(ServiceBase):
         return token.principal, None
 
     def _touch(self, token_id: str, now: datetime) -> None:
-        touched = self._token_touched
+        touched = self._ctx.caches.token_touched
         last = touched.get(token_id)
         if last is not None and time.monotonic() - last < LAST_USED_RESOLUTION_S:
             return
         touched[token_id] = time.monotonic()
-        with self._db.transaction(write=True) as conn:
+        with self._ctx.db.transaction(write=True) as conn:
             store.touch_token(conn, token_id, now)
 
     # -- role bindings ----------------------------------------------------------------
@@ -211,7 +211,7 @@ class AccessService(ServiceBase):
         validate_principal_name(principal)
         parsed_role = parse_role(role)
         pattern = validate_pattern(groups)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.ACCESS_ADMIN, None, f"principal:{principal}")
             existing = store.bindings_of(conn, principal)
@@ -230,7 +230,7 @@ class AccessService(ServiceBase):
         validate_principal_name(principal)
         parsed_role = parse_role(role)
         pattern = validate_pattern(groups)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.ACCESS_ADMIN, None, f"principal:{principal}")
             if not store.delete_binding(conn, principal, parsed_role, pattern):
@@ -294,7 +294,7 @@ class AccessService(ServiceBase):
         Returns whether it was created. This is the one write that needs no caller role:
         it only ever adds the first administrator of a store.
         """
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             try:
                 store.principal_id(conn, name)

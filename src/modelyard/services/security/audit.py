@@ -8,8 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from modelyard.domain import merkle
 from modelyard.domain.access import Action
 from modelyard.domain.audit import (
@@ -27,7 +25,6 @@ from modelyard.domain.principals import parse_since
 from modelyard.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.services.catalog.groups import check_limit
-from modelyard.store.keys.signing import load_or_create_signing_key
 from modelyard.store.sql import audit as store
 
 OUTCOMES = ("allowed", "denied")
@@ -51,7 +48,7 @@ class AuditService(ServiceBase):
             validate_group_name(group)
         if outcome is not None and outcome not in OUTCOMES:
             raise ValidationError("outcome: must be 'allowed' or 'denied'", field="outcome")
-        moment = parse_since(since, now=self._clock()) if isinstance(since, str) else since
+        moment = parse_since(since, now=self._ctx.clock()) if isinstance(since, str) else since
         with self._read() as conn:
             self._authorize(conn, Action.AUDIT_READ, None, "audit")
             return store.read_entries(
@@ -71,7 +68,7 @@ class AuditService(ServiceBase):
         return self._public_key_pem()
 
     def _public_key_pem(self) -> str:
-        return public_key_pem(self._signing_key().public_key())
+        return public_key_pem(self._ctx.keys.audit.public_key())
 
     def checkpoint_audit(self) -> Checkpoint:
         """Sign the log's current size and Merkle root (no-op if nothing was appended)."""
@@ -86,11 +83,11 @@ class AuditService(ServiceBase):
             if latest is not None and latest.size >= size:
                 return latest
             root = merkle.root(store.leaf_hashes(conn, size))
-        key = self._signing_key()
+        key = self._ctx.keys.audit
         checkpoint = Checkpoint(
             size=size,
             root=root,
-            signed_at=self._clock(),
+            signed_at=self._ctx.clock(),
             key_id=key_id(key.public_key()),
             signature=key.sign(checkpoint_note(size, root)),
         )
@@ -105,7 +102,7 @@ class AuditService(ServiceBase):
     def verify_audit(self) -> VerifyReport:
         """Recompute every entry's hash, every chain link and every checkpoint's root and
         signature; the report names the first edited, deleted or reordered entry."""
-        public_key = self._signing_key().public_key()
+        public_key = self._ctx.keys.audit.public_key()
         with self._read() as conn:
             self._authorize(conn, Action.AUDIT_READ, None, "audit")
             return verify_log(
@@ -178,7 +175,7 @@ class AuditService(ServiceBase):
                 "format": EXPORT_FORMAT,
                 "public_key": self._public_key_pem(),
                 "size": size,
-                "exported_at": self._clock().isoformat(),
+                "exported_at": self._ctx.clock().isoformat(),
             }
             yield json.dumps(header) + "\n"
             for checkpoint in store.list_checkpoints(conn):
@@ -195,13 +192,6 @@ class AuditService(ServiceBase):
                 count += line.startswith('{"entry"')
                 out.write(line)
         return count
-
-    def _signing_key(self) -> Ed25519PrivateKey:
-        key = self._keys.get("audit")
-        if key is None:
-            key = self._keys["audit"] = load_or_create_signing_key(self._audit_key_file)
-        assert isinstance(key, Ed25519PrivateKey)
-        return key
 
 
 MAX_ENTRY = 2**62

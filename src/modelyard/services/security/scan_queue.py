@@ -14,10 +14,9 @@ acts as the principal ``scanner`` without authorization checks.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +31,7 @@ from modelyard.domain.scans import (
 )
 from modelyard.scanning.scanner import scan_stream, scanner_name
 from modelyard.services.base import ServiceBase
+from modelyard.services.context import ServiceContext
 from modelyard.store.sql import scans as store
 from modelyard.store.sql import versions as version_store
 from modelyard.transfer.blob_reader import open_blob
@@ -53,33 +53,27 @@ class ScanWork:
 
 
 class ScanQueue(ServiceBase):
-    _trusted_globals: tuple[str, ...] = ()
+    """Scans as the principal ``scanner``, trusting the context's ``scan_trusted_globals``
+    on top of the scanner's allowlist."""
 
-    @classmethod
-    def of(cls, services: ServiceBase, *, trusted_globals: Collection[str] = ()) -> ScanQueue:
-        """A queue on the same stores as ``services``, trusting ``trusted_globals`` on top of
-        the scanner's allowlist."""
-        queue = cls.__new__(cls)
-        queue.__dict__.update(copy.copy(services).__dict__)
-        queue.actor = SCANNER_ACTOR
-        queue._trusted_globals = tuple(trusted_globals)
-        return queue
+    def __init__(self, ctx: ServiceContext) -> None:
+        super().__init__(ctx, SCANNER_ACTOR)
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after commits that wrote an event (a version registered, a
         rescan requested: there may be a scan to do)."""
-        self._db.add_commit_listener(callback)
+        self._ctx.db.add_commit_listener(callback)
 
     def has_work(self) -> bool:
-        with self._db.transaction(write=False) as conn:
-            return store.has_claimable(conn, now=self._clock())
+        with self._ctx.db.transaction(write=False) as conn:
+            return store.has_claimable(conn, now=self._ctx.clock())
 
     def claim(
         self, *, worker: str, lease: timedelta = DEFAULT_SCAN_LEASE, scan_id: int | None = None
     ) -> ScanWork | None:
         """Lease the oldest open scan whose lease is free (or ``scan_id``, if it is)."""
-        now = self._clock()
-        with self._db.transaction(write=True) as conn:
+        now = self._ctx.clock()
+        with self._ctx.db.transaction(write=True) as conn:
             claimed = store.claim_scan(
                 conn, worker=worker, now=now, lease_until=now + lease, scan_id=scan_id
             )
@@ -93,9 +87,9 @@ class ScanQueue(ServiceBase):
 
     def renew(self, work: ScanWork, *, worker: str, lease: timedelta) -> bool:
         """Extend our lease while a long scan runs (False: we lost it)."""
-        with self._db.transaction(write=True) as conn:
+        with self._ctx.db.transaction(write=True) as conn:
             return store.renew_lease(
-                conn, work.scan_id, worker=worker, lease_until=self._clock() + lease
+                conn, work.scan_id, worker=worker, lease_until=self._ctx.clock() + lease
             )
 
     def execute(
@@ -123,10 +117,10 @@ class ScanQueue(ServiceBase):
         """Scan every file of ``version`` from the blob store (by ranged reads: no copies)."""
         files = []
         for entry in version.manifest.files:
-            stream, raw = open_blob(self._blobs, entry.sha256, entry.size)
+            stream, raw = open_blob(self._ctx.blobs, entry.sha256, entry.size)
             with stream:
                 result = scan_stream(
-                    stream, entry.path, entry.size, trusted_globals=self._trusted_globals
+                    stream, entry.path, entry.size, trusted_globals=self._ctx.scan_trusted_globals
                 )
             if raw.error is not None:
                 result = FileScan(
@@ -141,8 +135,8 @@ class ScanQueue(ServiceBase):
     def finish(self, work: ScanWork, report: ScanReport, *, worker: str) -> VersionScan | None:
         """Record the verdict, its event and audit entry in one transaction (if we still
         hold the lease)."""
-        now = self._clock()
-        with self._db.transaction(write=True) as conn:
+        now = self._ctx.clock()
+        with self._ctx.db.transaction(write=True) as conn:
             recorded = store.finish_scan(
                 conn,
                 work.scan_id,

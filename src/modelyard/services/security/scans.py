@@ -15,21 +15,16 @@ import time
 
 from modelyard.domain.access import Action
 from modelyard.domain.references import Reference
-from modelyard.domain.scans import RESCAN, VersionScan, requested_event_data
-from modelyard.errors import ConflictError, NotFoundError, ValidationError
+from modelyard.domain.scans import RESCAN, VersionScan, check_timeout, requested_event_data
+from modelyard.errors import ConflictError, NotFoundError
 from modelyard.services.base import ServiceBase
 from modelyard.services.security.scan_queue import ScanQueue
 from modelyard.store.sql import scans as store
 
-MAX_WAIT_S = 24 * 3600.0
 POLL_S = 0.2  # while another worker holds the scan this call waits for
 
 
 class ScanService(ServiceBase):
-    #: "module.name" / "module.*" globals trusted on top of the scanner's allowlist
-    #: (the ``scan_trusted_globals`` setting; ``Registry.open`` sets it)
-    _scan_trusted_globals: tuple[str, ...] = ()
-
     def version_scan(self, ref: str | Reference) -> VersionScan:
         """The newest scan of a version — ``pending``, ``running`` or ``done`` with its
         verdict and every file's outcome. NotFoundError if the version was never scanned
@@ -63,12 +58,8 @@ class ScanService(ServiceBase):
             return scan
         return self._scan_here(scan, deadline)
 
-    def scan_queue(self) -> ScanQueue:
-        """The scan queue workers consume (local only: workers run next to the store)."""
-        return ScanQueue.of(self, trusted_globals=self._scan_trusted_globals)
-
     def _request_scan(self, parsed: Reference) -> VersionScan:
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.VERSION_SCAN, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
@@ -91,7 +82,7 @@ class ScanService(ServiceBase):
             return scan
 
     def _scan_here(self, scan: VersionScan, deadline: float) -> VersionScan:
-        queue = self.scan_queue()
+        queue = ScanQueue(self._ctx)
         worker = f"local-{os.getpid()}-{threading.get_ident()}"
         while True:
             work = queue.claim(worker=worker, scan_id=scan.id)
@@ -99,23 +90,9 @@ class ScanService(ServiceBase):
                 finished = queue.execute(work, worker=worker)
                 if finished is not None:
                     return finished
-            with self._db.transaction(write=False) as conn:
+            with self._ctx.db.transaction(write=False) as conn:
                 current = store.get_scan(conn, scan.id)
             assert current is not None
             if current.is_done or time.monotonic() >= deadline:
                 return current
             time.sleep(POLL_S)  # a worker elsewhere holds it: wait for its result
-
-
-def check_timeout(timeout: float) -> float:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout <= MAX_WAIT_S
-    ):
-        raise ValidationError(
-            f"timeout: {timeout!r} is not a number of seconds above 0 and at most "
-            f"{int(MAX_WAIT_S)}",
-            field="timeout",
-        )
-    return float(timeout)

@@ -1,28 +1,15 @@
-"""Webhook secrets at rest: sealed by the blob store's key-encryption key (the key file or
-KMS) before a rule is stored, unsealed only where deliveries are signed. A store without a
-key-encryption key (a plaintext blob store) keeps them as given."""
+"""Webhook secrets at rest: sealed by the key-encryption key (the key file or KMS) before a
+rule is stored, unsealed only where deliveries are signed. A store without a key-encryption
+key (a plaintext blob store never encrypted) keeps them as given."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from modelyard.domain.rules import Rule
+from modelyard.domain.sealed import SEALED, sealed_by
 from modelyard.errors import ConfigError, ValidationError
-from modelyard.store.blobs.content import ContentBlobStore
-from modelyard.store.keys.keyring import SEALED, Keyring, seal_secret, sealed_by, unseal_secret
-from modelyard.transfer.blobs import BlobStore
-
-
-def secret_keyring(blobs: BlobStore) -> Keyring | None:
-    """The keyring that seals secrets, or None when the store has no usable key."""
-    keyring = blobs.keyring if isinstance(blobs, ContentBlobStore) else None
-    if keyring is None:
-        return None
-    try:
-        keyring.current  # noqa: B018 - raises when there is no key to seal with
-    except ConfigError:
-        return None
-    return keyring
+from modelyard.services.ports import KeyEncryption
 
 
 def _owner(rule: Rule) -> str:
@@ -43,44 +30,45 @@ def refuse_sealed_input(targets: object) -> None:
             )
 
 
-def seal_rule(rule: Rule, keyring: Keyring | None) -> Rule:
-    """``rule`` with every plaintext webhook secret sealed (those sealed stay as they are)."""
-    if keyring is None:
+def seal_rule(rule: Rule, kek: KeyEncryption) -> Rule:
+    """``rule`` with every plaintext webhook secret sealed (those sealed stay as they are);
+    unchanged when there is no key to seal with."""
+    if not kek.can_seal:
         return rule
     targets = []
     for target in rule.targets:
         secret = target.config.get("secret")
         if isinstance(secret, str) and sealed_by(secret) is None:
-            secret = seal_secret(keyring, secret, owner=_owner(rule))
+            secret = kek.seal(secret, owner=_owner(rule))
             targets.append(replace(target, config={**target.config, "secret": secret}))
         else:
             targets.append(target)
     return replace(rule, targets=tuple(targets))
 
 
-def unseal_rule(rule: Rule, keyring: Keyring | None) -> Rule:
+def unseal_rule(rule: Rule, kek: KeyEncryption) -> Rule:
     """``rule`` with its webhook secrets in plaintext, for the sender that signs with them."""
     targets = []
     for target in rule.targets:
         secret = target.config.get("secret")
         if isinstance(secret, str) and sealed_by(secret) is not None:
-            if keyring is None:
+            if not kek.can_seal:
                 raise ConfigError(
                     f"rule {rule.name!r}: its webhook secret is sealed but no key-encryption "
                     "key is configured (key_file or kms_key_id)",
                     field="key_file",
                 )
-            plain = unseal_secret(keyring, secret, owner=_owner(rule))
+            plain = kek.unseal(secret, owner=_owner(rule))
             targets.append(replace(target, config={**target.config, "secret": plain}))
         else:
             targets.append(target)
     return replace(rule, targets=tuple(targets))
 
 
-def reseal_rule(rule: Rule, keyring: Keyring) -> Rule | None:
+def reseal_rule(rule: Rule, kek: KeyEncryption) -> Rule | None:
     """``rule`` re-sealed under the current key when a secret is plaintext or sealed by
     another key (key rotation, ``blobs encrypt``); None when nothing needs to change."""
-    current = keyring.current.id
+    current = kek.current_id
     stale = [
         t
         for t in rule.targets
@@ -88,4 +76,4 @@ def reseal_rule(rule: Rule, keyring: Keyring) -> Rule | None:
     ]
     if not stale:
         return None
-    return seal_rule(unseal_rule(rule, keyring), keyring)
+    return seal_rule(unseal_rule(rule, kek), kek)

@@ -26,9 +26,7 @@ from modelyard.domain.signing_keys import (
 from modelyard.errors import ConflictError, ValidationError
 from modelyard.services.artifacts.downloads import ArtifactService
 from modelyard.services.security.signatures import (
-    SignatureInput,
     attach_model_signature,
-    read_signature,
     sign_registration,
     signed_event_data,
     verdicts,
@@ -39,17 +37,18 @@ from modelyard.store.sql import signatures as store
 from modelyard.store.sql.versions import load_versions
 from modelyard.transfer.local_copies import COMPLETE_MARKER
 from modelyard.transfer.model_signer import check_private_key, sign_directory
+from modelyard.transfer.signatures import SignatureInput, read_signature
 
 #: versions signed per transaction when an upgraded store signs its older versions
 BACKFILL_BATCH = 500
 
 
 class SigningService(ArtifactService):
-    def _sign_unsigned_versions(self) -> int:
+    def sign_unsigned_versions(self) -> int:
         """Sign the versions registered before modelyard signed manifests (a store upgraded
         to schema 0006), so they download and verify like any other; each batch is audited
         as ``version.sign`` by ``modelyard``. Returns how many were signed."""
-        key = self._manifest_key()
+        key = self._ctx.keys.manifest
         signed = 0
         for _attempt in range(100):  # bounded: each pass signs a batch, or finds none left
             try:
@@ -62,7 +61,7 @@ class SigningService(ArtifactService):
         return signed
 
     def _sign_batch(self, key: Ed25519PrivateKey) -> int:
-        with self._db.transaction(write=True) as conn:
+        with self._ctx.db.transaction(write=True) as conn:
             ids = store.unsigned_version_ids(conn, limit=BACKFILL_BATCH)
             if not ids:
                 return 0
@@ -72,7 +71,7 @@ class SigningService(ArtifactService):
                 )
             audit_store.append_audit(
                 conn,
-                at=self._clock(),
+                at=self._ctx.clock(),
                 actor="modelyard",
                 action="version.sign",
                 resource="versions",
@@ -91,12 +90,12 @@ class SigningService(ArtifactService):
         verifiers out of band (``modelyard version verify --public-key``)."""
         with self._read() as conn:
             self._authorize(conn, Action.VERSION_READ, ANY_GROUP, "signing")
-        return public_pem(self._manifest_key().public_key())
+        return public_pem(self._ctx.keys.manifest.public_key())
 
     def version_signatures(self, ref: str) -> list[VersionSignature]:
         """The version's signatures, registry's first, each verified now (``valid``)."""
         parsed = self._parse(ref)
-        registry_key = self._manifest_key().public_key()
+        registry_key = self._ctx.keys.manifest.public_key()
         with self._read() as conn:
             self._authorize(conn, Action.VERSION_READ, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
@@ -119,7 +118,7 @@ class SigningService(ArtifactService):
         with self._read() as conn:  # refuse before reading, fetching or signing anything
             self._authorize(conn, Action.VERSION_UPDATE, parsed.group, str(parsed))
         bundle = self._user_bundle(str(parsed), signature, sign_with)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.VERSION_UPDATE, parsed.group, str(parsed))
             version_id = self._version_id(conn, parsed)
@@ -170,7 +169,7 @@ class SigningService(ArtifactService):
         validate_group_name(group)
         validate_key_name(name)
         key = load_trusted_key(public_key)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.GROUP_CONFIGURE, group)
             group_id = group_store.group_id_of(conn, group)
@@ -200,7 +199,7 @@ class SigningService(ArtifactService):
         valid (``signature_state``, ``version_signatures``); admins only."""
         validate_group_name(group)
         validate_key_name(name)
-        now = self._clock()
+        now = self._ctx.clock()
         with self._write() as conn:
             self._authorize(conn, Action.GROUP_CONFIGURE, group)
             group_id = group_store.group_id_of(conn, group)

@@ -301,6 +301,28 @@ class ContentBlobStore:
             done += 1
         return done, total
 
+    def abandoned_uploads(self, before: datetime, *, abort: bool) -> int:
+        """Uploads begun before ``before`` and never finished: unfinished S3 multipart
+        uploads, and verified S3 uploads whose copy to their address did not finish (staging
+        keys). The filesystem removes its stale temp files itself when it opens."""
+        abandoned = getattr(self.objects, "abandoned_uploads", None)
+        if abandoned is None:
+            return 0
+        uploads = abandoned(before)
+        staged = [o.key for o in self.objects.list("staging/") if o.modified < before]
+        if abort:
+            for key, upload_id in uploads:
+                self.objects.abort_upload(key, upload_id)  # type: ignore[attr-defined]
+            for key in staged:
+                self.objects.delete(key)
+        return len(uploads) + len(staged)
+
+    def start_encrypting(self) -> None:
+        """Mark the store encrypted; blobs stored from now on are encrypted."""
+        if self.keyring is None:
+            raise ValueError("an encrypting blob store needs a keyring")
+        self.write_marker(encrypt=True)
+
     def describe(self) -> dict[str, str]:
         """Where the blobs are and how new ones are stored (for ``modelyard status``)."""
         info = {"location": self.objects.location}
@@ -312,8 +334,10 @@ class ContentBlobStore:
             info["key_encryption_key"] = self.keyring.current.id
         return info
 
-    def marker(self) -> dict[str, object]:
-        raw = self.objects.get(MARKER)
+    @staticmethod
+    def read_marker(objects: ObjectStore) -> dict[str, object]:
+        """The store's format marker (``store.json``); empty for a store without one."""
+        raw = objects.get(MARKER)
         return {} if raw is None else dict(json.loads(raw))
 
     def write_marker(self, *, encrypt: bool) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from modelyard.domain.sealed import SEALED
 from modelyard.errors import ConfigError, IntegrityError, StorageError
 
 
@@ -283,9 +284,52 @@ class Keyring:
     def unwrap(self, record: DataKeyRecord) -> bytes:
         return self.find(record.kek).unwrap(record.wrapped, record.context())
 
+    # -- what services use (services/ports.py KeyEncryption) ------------------------------
 
-#: how a sealed secret starts: ``sealed:v1:<kek id>:<base64 of the wrapped value>``
-SEALED = "sealed:v1:"
+    @property
+    def can_seal(self) -> bool:
+        return self._kms is not None or bool(self._local)
+
+    @property
+    def current_id(self) -> str:
+        return self.current.id
+
+    def seal(self, value: str, *, owner: str) -> str:
+        return seal_secret(self, value, owner=owner)
+
+    def unseal(self, value: str, *, owner: str) -> str:
+        return unseal_secret(self, value, owner=owner)
+
+    def ensure_key(self) -> None:
+        if self._kms is None and not self.key_file.exists():
+            self.key_file.create()
+            self.reload()
+
+    def begin_rotation(self) -> None:
+        """Add a new current key to the key file (an interrupted rotation, with two keys
+        already, is continued instead). With KMS, rotating means pointing ``kms_key_id`` at
+        the new key, so there is nothing to do here."""
+        if self._kms is not None:
+            return
+        entries = self.key_file.entries()
+        if not entries:
+            raise ConfigError(
+                f"key_file: {str(self.key_file.path)!r} does not exist: this store has no "
+                "key-encryption key to rotate (modelyard blobs encrypt creates one)",
+                field="key_file",
+            )
+        if len(entries) == 1:
+            self.key_file.write([new_key_entry(), *entries])
+        self.reload()
+
+    def finish_rotation(self) -> list[str]:
+        """Remove every key but the current one from the key file; their ids."""
+        if self._kms is not None:
+            return []
+        entries = self.key_file.entries()
+        self.key_file.write(entries[:1])
+        self.reload()
+        return [e["id"] for e in entries[1:]]
 
 
 def seal_secret(keyring: Keyring, value: str, *, owner: str) -> str:
@@ -302,10 +346,3 @@ def unseal_secret(keyring: Keyring, value: str, *, owner: str) -> str:
     kek_id, _, wrapped = value.removeprefix(SEALED).rpartition(":")
     plain = keyring.find(kek_id).unwrap(base64.b64decode(wrapped), {"modelyard:secret": owner})
     return plain.decode()
-
-
-def sealed_by(value: str) -> str | None:
-    """The key-encryption key a sealed secret is wrapped by (None: not sealed)."""
-    if not value.startswith(SEALED):
-        return None
-    return value.removeprefix(SEALED).rpartition(":")[0]

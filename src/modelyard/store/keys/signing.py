@@ -4,6 +4,7 @@ created (mode 0600) on first use."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -61,3 +62,32 @@ def _create(path: Path, setting: str) -> None:
         ) from e
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class FileSigningKeys:
+    """The two keys as PEM files, each loaded (or created) on first use and then kept."""
+
+    def __init__(self, *, manifest: Path, audit: Path) -> None:
+        self._paths = {
+            "manifest": (manifest, "signing_key_file"),
+            "audit": (audit, "audit_key_file"),
+        }
+        self._loaded: dict[str, Ed25519PrivateKey] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, purpose: str) -> Ed25519PrivateKey:
+        key = self._loaded.get(purpose)
+        if key is None:
+            with self._lock:
+                path, setting = self._paths[purpose]
+                key = self._loaded.get(purpose) or load_or_create_signing_key(path, setting=setting)
+                self._loaded[purpose] = key
+        return key
+
+    @property
+    def manifest(self) -> Ed25519PrivateKey:
+        return self._key("manifest")
+
+    @property
+    def audit(self) -> Ed25519PrivateKey:
+        return self._key("audit")
