@@ -14,9 +14,9 @@ from modelyard.domain.model import (
     Group,
     Lineage,
     LineageNode,
-    Page,
     Version,
 )
+from modelyard.domain.paging import Page
 from modelyard.domain.policies import ReleasePolicy
 from modelyard.domain.scans import VersionScan
 from modelyard.domain.signatures import VersionSignature

@@ -122,7 +122,9 @@ def test_group_and_version_neighbours(run, model_dir: Path) -> None:  # type: ig
     run("alias", "delete", "g", "staging")
     run("group", "archive", "g")
     assert json.loads(run("group", "list", "--json").output)["items"] == []
-    assert len(json.loads(run("group", "list", "--all", "--json").output)["items"]) == 1
+    assert (
+        len(json.loads(run("group", "list", "--include-archived", "--json").output)["items"]) == 1
+    )
     assert json.loads(run("status", "--json").output)["versions"] == 1
     assert json.loads(run("events", "list", "--json").output)[0]["type"] == "group.archived"
     assert json.loads(run("audit", "log", "--json").output)[0]["action"] == "group.archive"

@@ -3,7 +3,7 @@ stale outcome after cancel + retry, an approval stage resumed, and what the spec
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import update

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from modelyard.cli.output import (
@@ -12,6 +14,7 @@ from modelyard.cli.output import (
     print_pairs,
     print_table,
 )
+from modelyard.cli.paging import paging_options, print_page
 from modelyard.cli.state import State, pass_state
 from modelyard.domain.model import Group
 from modelyard.domain.values import parse_pairs
@@ -55,19 +58,24 @@ def create(
 
 
 @group.command("list")
-@click.option("--all", "include_archived", is_flag=True, help="Include archived groups.")
-@click.option("--limit", default=100, show_default=True, help="Groups per page.")
-@click.option("--cursor", help="Continue after the previous page (its next_cursor).")
+@click.option("--include-archived", is_flag=True, help="Include archived groups.")
+@paging_options("groups")
 @json_option
 @pass_state
 def list_(
-    state: State, include_archived: bool, limit: int, cursor: str | None, as_json: bool
+    state: State,
+    include_archived: bool,
+    limit: int,
+    cursor: str | None,
+    all_pages: bool,
+    as_json: bool,
 ) -> None:
     """List groups by name."""
     page = state.registry.list_groups(include_archived=include_archived, limit=limit, cursor=cursor)
-    if as_json:
-        print_json(page.to_dict())
-        return
+    print_page(page, all_pages=all_pages, as_json=as_json, item_json=Group.to_dict, table=_table)
+
+
+def _table(groups: Sequence[Group]) -> None:
     print_table(
         ["name", "versions", "description", "tags", "archived"],
         [
@@ -78,11 +86,9 @@ def list_(
                 format_map(g.tags),
                 "yes" if g.archived else "",
             )
-            for g in page.items
+            for g in groups
         ],
     )
-    if page.next_cursor:
-        console.print(f"more: --cursor {page.next_cursor}")
 
 
 @group.command("show")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +17,7 @@ from modelyard.cli.output import (
     print_pairs,
     print_table,
 )
+from modelyard.cli.paging import paging_options, print_page
 from modelyard.cli.progress import TransferBar
 from modelyard.cli.scans import latest_scan, scan_json, scan_line
 from modelyard.cli.signing import verify_with_key, write_registry_signature
@@ -169,20 +171,18 @@ def register(
 
 @version.command("list")
 @click.argument("group")
-@click.option("--limit", default=100, show_default=True, help="Versions per page.")
-@click.option("--cursor", help="Continue after the previous page (its next_cursor).")
+@paging_options("versions")
 @json_option
 @pass_state
-def list_(state: State, group: str, limit: int, cursor: str | None, as_json: bool) -> None:
+def list_(
+    state: State, group: str, limit: int, cursor: str | None, all_pages: bool, as_json: bool
+) -> None:
     """List the versions of GROUP, newest first."""
     page = state.registry.list_versions(group, limit=limit, cursor=cursor)
-    _print_page(page.items, page.next_cursor, as_json=as_json)
+    print_page(page, all_pages=all_pages, as_json=as_json, item_json=Version.to_dict, table=_table)
 
 
-def _print_page(items: list[Version], next_cursor: str | None, *, as_json: bool) -> None:
-    if as_json:
-        print_json({"items": [v.to_dict() for v in items], "next_cursor": next_cursor})
-        return
+def _table(items: Sequence[Version]) -> None:
     print_table(
         ["reference", "status", "aliases", "metrics", "created", "by"],
         [
@@ -197,8 +197,6 @@ def _print_page(items: list[Version], next_cursor: str | None, *, as_json: bool)
             for v in items
         ],
     )
-    if next_cursor:
-        console.print(f"more: --cursor {next_cursor}")
 
 
 @version.command("show")
@@ -331,8 +329,7 @@ def verify(
     help="e.g. \"metrics.auc >= 0.9 and tags.team = 'risk'\" (see docs/search.md).",
 )
 @click.option("--order-by", help='e.g. "metrics.auc desc" (default: newest first).')
-@click.option("--limit", default=50, show_default=True, help="Versions per page.")
-@click.option("--cursor", help="Continue after the previous page (its next_cursor).")
+@paging_options("versions", limit=50)
 @json_option
 @pass_state
 def search(
@@ -341,11 +338,12 @@ def search(
     order_by: str | None,
     limit: int,
     cursor: str | None,
+    all_pages: bool,
     as_json: bool,
 ) -> None:
     """Search versions across groups."""
     page = state.registry.search_versions(filter_, order_by=order_by, limit=limit, cursor=cursor)
-    _print_page(page.items, page.next_cursor, as_json=as_json)
+    print_page(page, all_pages=all_pages, as_json=as_json, item_json=Version.to_dict, table=_table)
 
 
 @version.command("approve")

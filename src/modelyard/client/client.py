@@ -21,15 +21,8 @@ from modelyard.client.transport import Transport
 from modelyard.domain import wire
 from modelyard.domain.access import Binding, Decision
 from modelyard.domain.audit import AuditEntry, Checkpoint, VerifyReport
-from modelyard.domain.model import (
-    AliasMove,
-    ApprovalDecision,
-    Group,
-    Lineage,
-    LineageNode,
-    Page,
-    Version,
-)
+from modelyard.domain.model import AliasMove, ApprovalDecision, Group, Lineage, LineageNode, Version
+from modelyard.domain.paging import Page, paged
 from modelyard.domain.policies import ReleasePolicy
 from modelyard.domain.principals import ApiToken, IssuedToken, Principal
 from modelyard.domain.references import Reference, parse_reference
@@ -129,9 +122,10 @@ class Client:
     def get_group(self, name: str) -> Group:
         return wire.group_from(self._get(f"/groups/{_q(name)}"))
 
+    @paged
     def list_groups(
         self, *, include_archived: bool = False, limit: int = 100, cursor: str | None = None
-    ) -> Page:
+    ) -> Page[Group]:
         data = self._get("/groups", include_archived=include_archived, limit=limit, cursor=cursor)
         return wire.page_from(data, wire.group_from)
 
@@ -223,7 +217,10 @@ class Client:
     def get_version(self, ref: str | Reference) -> Version:
         return wire.version_from(self._get(self._version_path(ref)))
 
-    def list_versions(self, group: str, *, limit: int = 100, cursor: str | None = None) -> Page:
+    @paged
+    def list_versions(
+        self, group: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[Version]:
         data = self._get(f"/groups/{_q(group)}/versions", limit=limit, cursor=cursor)
         return wire.page_from(data, wire.version_from)
 
@@ -287,6 +284,7 @@ class Client:
 
     # -- discovery --------------------------------------------------------------------
 
+    @paged
     def search_versions(
         self,
         filter: str | None = None,
@@ -294,7 +292,7 @@ class Client:
         order_by: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> Page:
+    ) -> Page[Version]:
         data = self._get("/versions", filter=filter, order_by=order_by, limit=limit, cursor=cursor)
         return wire.page_from(data, wire.version_from)
 

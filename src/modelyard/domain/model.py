@@ -1,4 +1,5 @@
-"""Entities as the registry returns them: groups, versions, lineage, decisions, alias moves."""
+"""Entities as the registry returns them: groups, versions, lineage, decisions, alias moves
+(pages of them: ``domain/paging.py``)."""
 
 from __future__ import annotations
 
@@ -204,17 +205,3 @@ class LineageNode:
 
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "depth": self.depth, "via": self.via}
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of results; pass ``next_cursor`` back to get the next (None: no more)."""
-
-    items: list[Any]
-    next_cursor: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "items": [item.to_dict() for item in self.items],
-            "next_cursor": self.next_cursor,
-        }

@@ -14,15 +14,8 @@ from modelyard.domain.access import Binding, Decision, parse_action, parse_role
 from modelyard.domain.approval import ApprovalStatus
 from modelyard.domain.audit import VerifyReport
 from modelyard.domain.manifest import FileEntry, Manifest, build_manifest
-from modelyard.domain.model import (
-    AliasMove,
-    ApprovalDecision,
-    Group,
-    Lineage,
-    LineageNode,
-    Page,
-    Version,
-)
+from modelyard.domain.model import AliasMove, ApprovalDecision, Group, Lineage, LineageNode, Version
+from modelyard.domain.paging import Page
 from modelyard.domain.principals import ApiToken, IssuedToken, Principal, PrincipalKind
 from modelyard.errors import ValidationError
 
@@ -90,7 +83,7 @@ def version_from(data: dict[str, Any]) -> Version:
     )
 
 
-def page_from(data: dict[str, Any], item: Callable[[dict[str, Any]], T]) -> Page:
+def page_from(data: dict[str, Any], item: Callable[[dict[str, Any]], T]) -> Page[T]:
     return Page(items=[item(i) for i in data["items"]], next_cursor=data.get("next_cursor"))
 
 

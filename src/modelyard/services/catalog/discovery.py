@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from modelyard.domain.access import ANY_GROUP, Action, readable_patterns
 from modelyard.domain.cursor import decode_cursor, encode_cursor, query_fingerprint
-from modelyard.domain.model import LineageNode, Page
+from modelyard.domain.model import LineageNode, Version
+from modelyard.domain.paging import Page, check_limit, paged
 from modelyard.domain.search import parse_filter, parse_order_by
 from modelyard.errors import ValidationError
 from modelyard.services.base import ServiceBase
-from modelyard.services.catalog.groups import check_limit
 from modelyard.store.sql import journal
 from modelyard.store.sql.lineage import walk
 from modelyard.store.sql.search import run_search
@@ -21,6 +21,7 @@ MAX_LINEAGE_DEPTH = 100
 
 
 class DiscoveryService(ServiceBase):
+    @paged
     def search_versions(
         self,
         filter: str | None = None,
@@ -28,7 +29,7 @@ class DiscoveryService(ServiceBase):
         order_by: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> Page:
+    ) -> Page[Version]:
         """Versions across all groups matching ``filter`` (see docs/search.md)."""
         node = parse_filter(filter)
         order = parse_order_by(order_by)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from modelyard.domain.access import Action, readable_patterns
-from modelyard.domain.model import Group, Page
+from modelyard.domain.model import Group
 from modelyard.domain.names import validate_alias_name, validate_group_name, validate_key
+from modelyard.domain.paging import Page, check_limit, paged
 from modelyard.domain.values import MAX_DESCRIPTION_LENGTH, validate_tags, validate_text
 from modelyard.errors import ConflictError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.store.sql import groups as store
-
-MAX_PAGE = 1000
 
 
 class GroupService(ServiceBase):
@@ -72,9 +71,10 @@ class GroupService(ServiceBase):
             self._authorize(conn, Action.GROUP_READ, name)
             return store.get_group(conn, name)
 
+    @paged
     def list_groups(
         self, *, include_archived: bool = False, limit: int = 100, cursor: str | None = None
-    ) -> Page:
+    ) -> Page[Group]:
         """Groups by name; ``cursor`` is the ``next_cursor`` of the previous page."""
         limit = check_limit(limit)
         with self._read() as conn:
@@ -169,12 +169,6 @@ class GroupService(ServiceBase):
     def _refuse_archived(group: Group) -> None:
         if group.archived:
             raise ConflictError(f"group {group.name!r} is archived", field="group")
-
-
-def check_limit(limit: int, *, maximum: int = MAX_PAGE, field: str = "limit") -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= maximum:
-        raise ValidationError(f"{field}: must be a whole number from 1 to {maximum}", field=field)
-    return limit
 
 
 def _flag(value: object, field: str) -> bool:

@@ -14,8 +14,9 @@ from modelyard.domain.access import ANY_GROUP, Action
 from modelyard.domain.approval import ApprovalStatus, check_decision
 from modelyard.domain.lineage import versions_from
 from modelyard.domain.manifest import Manifest
-from modelyard.domain.model import ApprovalDecision, Lineage, Page, Version
+from modelyard.domain.model import ApprovalDecision, Lineage, Version
 from modelyard.domain.names import validate_group_name, validate_key
+from modelyard.domain.paging import Page, check_limit, paged
 from modelyard.domain.policies import APPROVAL
 from modelyard.domain.references import Reference
 from modelyard.domain.scans import REGISTRATION
@@ -30,7 +31,6 @@ from modelyard.domain.values import (
 from modelyard.domain.version_spec import sorted_by_key, validate_version_spec
 from modelyard.errors import NotFoundError, ValidationError
 from modelyard.services.base import AccessDenied, ServiceBase
-from modelyard.services.catalog.groups import check_limit
 from modelyard.services.release.policies import enforce_policy
 from modelyard.services.security.signatures import (
     attach_model_signature,
@@ -224,7 +224,10 @@ class VersionService(ServiceBase):
         """A version by ``group/N``, ``group@alias`` or ``group@latest``."""
         return self._load_version(ref)
 
-    def list_versions(self, group: str, *, limit: int = 100, cursor: str | None = None) -> Page:
+    @paged
+    def list_versions(
+        self, group: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[Version]:
         """A group's versions, newest first."""
         validate_group_name(group)
         limit = check_limit(limit)

@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from modelyard.domain.access import Action
+from modelyard.domain.paging import check_limit
 from modelyard.domain.principals import parse_since
 from modelyard.domain.rule_index import RuleIndex
 from modelyard.domain.rules import validate_rule_name
 from modelyard.domain.times import iso_z_or_none
 from modelyard.errors import NotFoundError, ValidationError
 from modelyard.services.base import ServiceBase
-from modelyard.services.catalog.groups import check_limit
 from modelyard.services.events.routing import route_event
 from modelyard.store.sql import deliveries as store
 from modelyard.store.sql import rules as rule_store

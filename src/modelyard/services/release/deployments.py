@@ -9,12 +9,12 @@ from sqlalchemy import Connection
 
 from modelyard.domain.access import Action
 from modelyard.domain.names import validate_alias_name, validate_group_name
+from modelyard.domain.paging import check_limit
 from modelyard.domain.times import iso_z
 from modelyard.domain.values import validate_text
 from modelyard.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.services.catalog.alias_moves import AliasMoves
 from modelyard.services.catalog.aliases import MAX_REASON_LENGTH
-from modelyard.services.catalog.groups import check_limit
 from modelyard.store.sql import aliases as alias_store
 from modelyard.store.sql import deployments as store
 from modelyard.store.sql import groups as group_store

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from modelyard.domain.access import ANY_GROUP, Action, Role, decide
+from modelyard.domain.paging import check_limit
 from modelyard.domain.rules import validate_rule_name
 from modelyard.domain.values import validate_text
 from modelyard.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.services.base import AccessDenied, ServiceBase
-from modelyard.services.catalog.groups import check_limit
 from modelyard.store.sql import access as access_store
 from modelyard.store.sql import approvals as approval_store
 from modelyard.store.sql import pipelines as pipeline_store

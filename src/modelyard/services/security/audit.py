@@ -21,10 +21,10 @@ from modelyard.domain.audit import (
     verify_log,
 )
 from modelyard.domain.names import validate_group_name
+from modelyard.domain.paging import check_limit
 from modelyard.domain.principals import parse_since
 from modelyard.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.services.base import ServiceBase
-from modelyard.services.catalog.groups import check_limit
 from modelyard.store.sql import audit as store
 
 OUTCOMES = ("allowed", "denied")
