@@ -33,7 +33,7 @@ def test_principals_are_created_and_listed(run) -> None:  # type: ignore[no-unty
         "service",
         "local",
     )
-    listed = json.loads(run("principal", "list", "--json").output)
+    listed = json.loads(run("principal", "list", "--json").output)["items"]
     assert {p["name"]: p["kind"] for p in listed} == {
         "alice": "user",
         "ci-bot": "service",
@@ -137,7 +137,7 @@ def test_token_secret_is_shown_once_and_never_listed(run) -> None:  # type: igno
     assert "cannot be shown again" in lines[2]
 
     listed_text = run("token", "list").output
-    listed = json.loads(run("token", "list", "--principal", "ci-bot", "--json").output)
+    listed = json.loads(run("token", "list", "--principal", "ci-bot", "--json").output)["items"]
     audit = run("audit", "log", "--json").output
     for text in (listed_text, json.dumps(listed), audit):
         assert secret not in text and second_secret not in text
@@ -149,7 +149,9 @@ def test_token_secret_is_shown_once_and_never_listed(run) -> None:  # type: igno
 
     out = run("token", "revoke", issued["id"]).output
     assert out == f"revoked token {issued['id']} of ci-bot\n"
-    states = {t["id"]: t["state"] for t in json.loads(run("token", "list", "--json").output)}
+    states = {
+        t["id"]: t["state"] for t in json.loads(run("token", "list", "--json").output)["items"]
+    }
     assert states[issued["id"]] == "revoked"
     assert "revoked" in run("token", "list", "--principal", "ci-bot").output
     assert "already revoked" in run("token", "revoke", issued["id"], code=5).stderr

@@ -76,7 +76,7 @@ def test_issue_walkthrough(run, model_dir: Path, tmp_path: Path) -> None:  # typ
     run("version", "reject", "fraud-detector/2", "--comment", "worse")
     run("alias", "set", "fraud-detector", "champion", "4")
     history = json.loads(run("alias", "history", "fraud-detector", "champion", "--json").output)
-    assert history[0]["version"] == 4
+    assert history["items"][0]["version"] == 4
 
     run("version", "download", "fraud-detector@champion", str(tmp_path / "out"))
     assert (tmp_path / "out" / "sub" / "config.json").read_bytes() == b"{}"

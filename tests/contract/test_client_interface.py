@@ -54,3 +54,14 @@ def test_signatures_match() -> None:
         for param in expected.parameters.values():
             other = actual.parameters[param.name]
             assert (other.kind, other.default) == (param.kind, param.default), (name, param.name)
+
+
+def test_registry_api_lists_every_method_both_offer() -> None:
+    """``RegistryAPI`` (mypy checks both classes against it) names exactly the methods that
+    work the same locally and over HTTP."""
+    from modelyard.interface import RegistryAPI
+
+    protocol = {name for name in vars(RegistryAPI) if not name.startswith("_")}
+    shared = set(public(Registry)) - LOCAL_ONLY
+    assert protocol == shared
+    assert protocol <= set(public(Client))

@@ -77,7 +77,7 @@ def test_which_version_served_when(versions: Any) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     versions.deploy("fraud/1", to="staging")
     versions.deploy("fraud/2", to="staging")
-    moves = versions.alias_history("fraud", "staging")
+    moves = versions.alias_history("fraud", "staging").items
     assert versions.environment_at("fraud", "staging", time=before)["version"] is None
     first = versions.environment_at("fraud", "staging", time=moves[0].at.isoformat())
     assert first["version"] == 1 and first["reference"] == "fraud/1"

@@ -40,6 +40,25 @@ def _versions(reg: Any, make: MakeArtifact) -> list[Any]:
     return [5, 4, 3, 2, 1]
 
 
+def _alias_moves(reg: Any, make: MakeArtifact) -> list[Any]:
+    _versions(reg, make)
+    for n in (1, 2, 3, 4, 5):
+        reg.set_alias("g", "champion", n, reason=f"move {n}")
+    return [f"move {n}" for n in (1, 2, 3, 4, 5)]
+
+
+def _principals(reg: Any, make: MakeArtifact) -> list[Any]:
+    names = [f"p-{n}" for n in range(5)]
+    for name in names:
+        reg.create_principal(name)
+    return names
+
+
+def _tokens(reg: Any, make: MakeArtifact) -> list[Any]:
+    reg.create_principal("robot", service=True)
+    return [reg.create_token("robot", expires="1d").token.id for _ in range(5)]
+
+
 LISTINGS = [
     Listing("groups", _groups, lambda r, **p: r.list_groups(**p), lambda g: g.name),
     Listing("versions", _versions, lambda r, **p: r.list_versions("g", **p), lambda v: v.number),
@@ -49,6 +68,21 @@ LISTINGS = [
         lambda r, **p: r.search_versions("metrics.auc >= 0", order_by="metrics.auc desc", **p),
         lambda v: v.number,
         other_query=lambda r, **p: r.search_versions("metrics.auc >= 0.1", **p),
+    ),
+    Listing(
+        "alias history",
+        _alias_moves,
+        lambda r, **p: r.alias_history("g", "champion", **p),
+        lambda m: m.reason,
+        other_query=lambda r, **p: r.alias_history("g", "other", **p),
+    ),
+    Listing("principals", _principals, lambda r, **p: r.list_principals(**p), lambda p: p.name),
+    Listing(
+        "tokens",
+        _tokens,
+        lambda r, **p: r.list_tokens(principal="robot", **p),
+        lambda t: t.id,
+        other_query=lambda r, **p: r.list_tokens(**p),
     ),
 ]
 
@@ -120,5 +154,12 @@ def test_every_listing_is_covered() -> None:
         if not name.startswith("_")
         and "Page[" in str(typing.get_type_hints(method).get("return", ""))
     }
-    covered = {"list_groups", "list_versions", "search_versions"}
+    covered = {
+        "list_groups",
+        "list_versions",
+        "search_versions",
+        "alias_history",
+        "list_principals",
+        "list_tokens",
+    }
     assert paged <= covered, f"listings without a paging test: {sorted(paged - covered)}"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from modelyard.api.deps import Caller
 from modelyard.api.responses import JSON, created
 from modelyard.api.schemas import ERRORS, BindingBody, PrincipalCreate, TokenCreate
 
 router = APIRouter(prefix="/api/v1", tags=["access"], responses=ERRORS)
+Limit = Annotated[int, Query(description="1 to 1000.")]
 
 
 @router.get("/whoami")
@@ -22,8 +25,8 @@ async def create_principal(body: PrincipalCreate, registry: Caller) -> JSON:
 
 
 @router.get("/principals")
-async def list_principals(registry: Caller) -> JSON:
-    return JSON([p.to_dict() for p in registry.list_principals()])
+def list_principals(registry: Caller, limit: Limit = 100, cursor: str | None = None) -> JSON:
+    return JSON(registry.list_principals(limit=limit, cursor=cursor).to_dict())
 
 
 @router.post("/tokens", status_code=201)
@@ -36,8 +39,10 @@ async def create_token(body: TokenCreate, registry: Caller) -> JSON:
 
 
 @router.get("/tokens")
-async def list_tokens(registry: Caller, principal: str | None = None) -> JSON:
-    return JSON([t.to_dict() for t in registry.list_tokens(principal=principal)])
+def list_tokens(
+    registry: Caller, principal: str | None = None, limit: Limit = 100, cursor: str | None = None
+) -> JSON:
+    return JSON(registry.list_tokens(principal=principal, limit=limit, cursor=cursor).to_dict())
 
 
 @router.delete("/tokens/{token_id}")

@@ -82,5 +82,8 @@ async def delete_alias(group: str, alias: str, registry: Caller, reason: str = "
 
 
 @router.get("/groups/{group}/aliases/{alias}/history")
-async def alias_history(group: str, alias: str, registry: Caller) -> JSON:
-    return JSON([m.to_dict() for m in registry.alias_history(group, alias)])
+def alias_history(
+    group: str, alias: str, registry: Caller, limit: Limit = 100, cursor: str | None = None
+) -> JSON:
+    """The alias's moves, oldest first; ``cursor``: the previous page's ``next_cursor``."""
+    return JSON(registry.alias_history(group, alias, limit=limit, cursor=cursor).to_dict())

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import click
 
 from modelyard.cli.errors import DENIED
 from modelyard.cli.output import console, json_option, print_json, print_pairs, print_table
+from modelyard.cli.paging import paging_options, print_page
 from modelyard.cli.state import State, pass_state
 from modelyard.domain.access import Binding
+from modelyard.domain.principals import ApiToken, Principal
 
 
 def _say(text: str) -> None:
@@ -44,14 +47,20 @@ def principal_create(state: State, name: str, service: bool, as_json: bool) -> N
 
 
 @principal.command("list")
+@paging_options("principals")
 @json_option
 @pass_state
-def principal_list(state: State, as_json: bool) -> None:
+def principal_list(
+    state: State, limit: int, cursor: str | None, all_pages: bool, as_json: bool
+) -> None:
     """List principals by name."""
-    found = state.registry.list_principals()
-    if as_json:
-        print_json([p.to_dict() for p in found])
-        return
+    page = state.registry.list_principals(limit=limit, cursor=cursor)
+    print_page(
+        page, all_pages=all_pages, as_json=as_json, item_json=Principal.to_dict, table=_principals
+    )
+
+
+def _principals(found: Sequence[Principal]) -> None:
     print_table(
         ["name", "kind", "created", "by"],
         [(p.name, p.kind.value, _when(p.created_at), p.created_by) for p in found],
@@ -93,15 +102,30 @@ def token_create(
 
 @token.command("list")
 @click.option("--principal", "principal_name", help="Only this principal's tokens.")
+@paging_options("tokens")
 @json_option
 @pass_state
-def token_list(state: State, principal_name: str | None, as_json: bool) -> None:
-    """List tokens with their state and last use (never their secrets)."""
-    found = state.registry.list_tokens(principal=principal_name)
+def token_list(
+    state: State,
+    principal_name: str | None,
+    limit: int,
+    cursor: str | None,
+    all_pages: bool,
+    as_json: bool,
+) -> None:
+    """List tokens with their state and last use (never their secrets), oldest first."""
+    page = state.registry.list_tokens(principal=principal_name, limit=limit, cursor=cursor)
     now = datetime.now(UTC)
-    if as_json:
-        print_json([t.to_dict() | {"state": t.state(now)} for t in found])
-        return
+    print_page(
+        page,
+        all_pages=all_pages,
+        as_json=as_json,
+        item_json=lambda t: t.to_dict() | {"state": t.state(now)},
+        table=lambda found: _tokens(found, now),
+    )
+
+
+def _tokens(found: Sequence[ApiToken], now: datetime) -> None:
     print_table(
         ["id", "principal", "state", "expires", "last used", "created", "description"],
         [

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from modelyard.cli.output import console, json_option, print_json, print_table
+from modelyard.cli.paging import paging_options, print_page
 from modelyard.cli.state import State, pass_state
+from modelyard.domain.model import AliasMove
 
 
 @click.group()
@@ -54,14 +58,26 @@ def list_(state: State, group: str, as_json: bool) -> None:
 @alias.command("history")
 @click.argument("group")
 @click.argument("name")
+@paging_options("moves")
 @json_option
 @pass_state
-def history(state: State, group: str, name: str, as_json: bool) -> None:
+def history(
+    state: State,
+    group: str,
+    name: str,
+    limit: int,
+    cursor: str | None,
+    all_pages: bool,
+    as_json: bool,
+) -> None:
     """Every move of GROUP@NAME: when, who, from which version to which, why."""
-    moves = state.registry.alias_history(group, name)
-    if as_json:
-        print_json([m.to_dict() for m in moves])
-        return
+    page = state.registry.alias_history(group, name, limit=limit, cursor=cursor)
+    print_page(
+        page, all_pages=all_pages, as_json=as_json, item_json=AliasMove.to_dict, table=_moves
+    )
+
+
+def _moves(moves: Sequence[AliasMove]) -> None:
     print_table(
         ["at", "from", "to", "by", "reason"],
         [

@@ -8,7 +8,6 @@ from modelyard.cli.output import console, json_option, print_json, print_pairs, 
 from modelyard.cli.state import State, pass_state
 from modelyard.domain.default_pipeline import DEFAULT_PIPELINE_NAME
 from modelyard.errors import ConfigError
-from modelyard.registry import Registry
 
 #: a small pickled "model" (the default pipeline's scan stage and the production policy
 #: need files the scanner understands: a pickle with safe contents is clean)
@@ -58,8 +57,7 @@ def init(state: State, with_pipeline: bool) -> None:
             "url: init creates a local store; the server creates its own (unset --url)",
             field="url",
         )
-    registry = state.registry  # opening creates and migrates the store
-    assert isinstance(registry, Registry)  # not remote: refused above
+    registry = state.local_registry()  # opening creates and migrates the store
     note = ""
     if with_pipeline and registry.ensure_default_pipeline():
         note = f"created the default pipeline {DEFAULT_PIPELINE_NAME}\n"
@@ -85,9 +83,8 @@ def status(state: State, as_json: bool) -> None:
     """Where the store is and what it holds."""
     summary = state.registry.summary()
     info: dict[str, object] = {"store": _location(state), **summary}
-    registry = state.registry
-    if isinstance(registry, Registry):  # the blob store is the server's business remotely
-        blobs = registry.blob_store_info()
+    if not state.remote:  # the blob store is the server's business remotely
+        blobs = state.local_registry().blob_store_info()
         info["blobs"] = blobs["location"]
         info["blob_encryption"] = blobs["encryption"]
         if "key_encryption_key" in blobs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,7 +12,9 @@ from modelyard.cli.output import console, json_option, print_json, print_pairs, 
 from modelyard.cli.state import State, pass_state
 from modelyard.domain.targets import parse_duration
 from modelyard.errors import ConfigError
-from modelyard.registry import Registry
+
+if TYPE_CHECKING:
+    from modelyard.registry import Registry
 
 
 def _local(state: State, command: str) -> Registry:
@@ -21,9 +24,7 @@ def _local(state: State, command: str) -> Registry:
             "not through a server; unset --url",
             field="url",
         )
-    registry = state.registry
-    assert isinstance(registry, Registry)  # not remote: refused above
-    return registry
+    return state.local_registry()
 
 
 @click.group("blobs")

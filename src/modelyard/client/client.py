@@ -275,9 +275,12 @@ class Client:
     def delete_alias(self, group: str, alias: str, *, reason: str = "") -> None:
         self._send("DELETE", f"/groups/{_q(group)}/aliases/{_q(alias)}", reason=reason)
 
-    def alias_history(self, group: str, alias: str) -> list[AliasMove]:
-        data = self._get(f"/groups/{_q(group)}/aliases/{_q(alias)}/history")
-        return [wire.alias_move_from(m) for m in data]
+    @paged
+    def alias_history(
+        self, group: str, alias: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[AliasMove]:
+        path = f"/groups/{_q(group)}/aliases/{_q(alias)}/history"
+        return wire.page_from(self._get(path, limit=limit, cursor=cursor), wire.alias_move_from)
 
     def list_aliases(self, group: str) -> dict[str, int]:
         return dict(self._get(f"/groups/{_q(group)}/aliases"))
@@ -629,8 +632,10 @@ class Client:
         body = {"name": name, "service": service}
         return wire.principal_from(self._send("POST", "/principals", body))
 
-    def list_principals(self) -> list[Principal]:
-        return [wire.principal_from(p) for p in self._get("/principals")]
+    @paged
+    def list_principals(self, *, limit: int = 100, cursor: str | None = None) -> Page[Principal]:
+        data = self._get("/principals", limit=limit, cursor=cursor)
+        return wire.page_from(data, wire.principal_from)
 
     def create_token(
         self, principal: str, *, expires: str | None = "90d", description: str = ""
@@ -638,8 +643,12 @@ class Client:
         body = {"principal": principal, "expires": expires, "description": description}
         return wire.issued_token_from(self._send("POST", "/tokens", body))
 
-    def list_tokens(self, *, principal: str | None = None) -> list[ApiToken]:
-        return [wire.token_from(t) for t in self._get("/tokens", principal=principal)]
+    @paged
+    def list_tokens(
+        self, *, principal: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[ApiToken]:
+        data = self._get("/tokens", principal=principal, limit=limit, cursor=cursor)
+        return wire.page_from(data, wire.token_from)
 
     def revoke_token(self, token_id: str) -> ApiToken:
         return wire.token_from(self._send("DELETE", f"/tokens/{_q(token_id)}"))

@@ -107,6 +107,11 @@ class Keyset:
         more = len(rows) > self.limit
         return Page(items, encode_cursor(key(items[-1]), self._query) if more else None)
 
+    def keyed_page(self, rows: Sequence[tuple[list[Any], T]]) -> Page[T]:
+        """A page of ``(sort key, item)`` rows: for items that do not carry their key."""
+        page = self.page(rows, lambda row: row[0])
+        return Page([item for _, item in page.items], page.next_cursor)
+
     def after_value(self, index: int = 0) -> Any:
         """One value of the sort key to continue after (None on the first page)."""
         return None if self.after is None else self.after[index]

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 from modelyard.domain.access import Action
 from modelyard.domain.model import AliasMove, Version
 from modelyard.domain.names import validate_alias_name, validate_group_name
+from modelyard.domain.paging import Keyset, Page, paged
 from modelyard.domain.references import parse_version_number
 from modelyard.domain.values import validate_text
 from modelyard.errors import NotFoundError
@@ -51,16 +52,23 @@ class AliasService(AliasMoves):
                 raise NotFoundError(f"alias {group}@{alias} does not exist", field="alias")
             self._move_alias(conn, group_id, group, alias, None, reason=reason, now=now)
 
-    def alias_history(self, group: str, alias: str) -> list[AliasMove]:
+    @paged
+    def alias_history(
+        self, group: str, alias: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[AliasMove]:
         """Every move of the alias, oldest first (also after it was deleted)."""
         validate_group_name(group)
         validate_alias_name(alias, settable=False)
+        keyset = Keyset("alias_history", group, alias, cursor=cursor, limit=limit)
         with self._read() as conn:
             self._authorize(conn, Action.GROUP_READ, group)
-            moves = store.history(conn, group_store.group_id_of(conn, group), group, alias)
-        if not moves:
+            group_id = group_store.group_id_of(conn, group)
+            rows = store.history_page(
+                conn, group_id, group, alias, after=keyset.after_value(), limit=keyset.fetch
+            )
+        if not rows and cursor is None:
             raise NotFoundError(f"alias {group}@{alias} has never been set", field="alias")
-        return moves
+        return keyset.keyed_page(rows)
 
     def list_aliases(self, group: str) -> dict[str, int]:
         """``{alias: version number}`` of a group's current aliases."""

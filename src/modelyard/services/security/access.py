@@ -18,6 +18,7 @@ from modelyard.domain.access import (
     parse_role,
     validate_pattern,
 )
+from modelyard.domain.paging import Keyset, Page, paged
 from modelyard.domain.principals import (
     ApiToken,
     IssuedToken,
@@ -85,10 +86,14 @@ class AccessService(ServiceBase):
             self._record_access(conn, "principal.create", f"principal:{name}", now, kind=kind)
             return principal
 
-    def list_principals(self) -> list[Principal]:
+    @paged
+    def list_principals(self, *, limit: int = 100, cursor: str | None = None) -> Page[Principal]:
+        """Principals by name."""
+        keyset = Keyset("principals", cursor=cursor, limit=limit)
         with self._read() as conn:
             self._authorize(conn, Action.ACCESS_ADMIN, None, "principals")
-            return store.list_principals(conn)
+            found = store.list_principals(conn, after=keyset.after_value(), limit=keyset.fetch)
+        return keyset.page(found, lambda p: [p.name])
 
     def whoami(self) -> dict[str, object]:
         """The acting principal and its role bindings (needs no role)."""
@@ -130,12 +135,18 @@ class AccessService(ServiceBase):
             )
         return IssuedToken(token=token, secret=format_token(token_id, secret))
 
-    def list_tokens(self, *, principal: str | None = None) -> list[ApiToken]:
-        """Tokens (never their secrets): all of them, or one principal's."""
+    @paged
+    def list_tokens(
+        self, *, principal: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[ApiToken]:
+        """Tokens (never their secrets), oldest first: all of them, or one principal's."""
+        keyset = Keyset("tokens", principal, cursor=cursor, limit=limit)
+        after = None if keyset.after is None else (keyset.after[0], str(keyset.after[1]))
         with self._read() as conn:
             if principal != self.actor:
                 self._authorize(conn, Action.ACCESS_ADMIN, None, "tokens")
-            return store.list_tokens(conn, principal)
+            found = store.list_tokens(conn, principal, after=after, limit=keyset.fetch)
+        return keyset.page(found, lambda t: [t.created_at, t.id])
 
     def revoke_token(self, token_id: str) -> ApiToken:
         """Revoke a token at once; an admin may revoke any, a principal its own."""

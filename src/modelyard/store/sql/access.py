@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, select, update
 
 from modelyard.domain.access import Binding, Role
 from modelyard.domain.principals import ApiToken, Principal, PrincipalKind
@@ -38,8 +38,14 @@ def get_principal(conn: Connection, name: str) -> Principal:
     return _principal(row)
 
 
-def list_principals(conn: Connection) -> list[Principal]:
-    return [_principal(r) for r in conn.execute(select(principals).order_by(principals.c.name))]
+def list_principals(
+    conn: Connection, *, after: str | None = None, limit: int | None = None
+) -> list[Principal]:
+    """Principals by name, after ``after``."""
+    query = select(principals).order_by(principals.c.name).limit(limit)
+    if after is not None:
+        query = query.where(principals.c.name > after)
+    return [_principal(r) for r in conn.execute(query)]
 
 
 def _principal(row: Row[Any]) -> Principal:
@@ -97,10 +103,23 @@ def get_token(conn: Connection, token_id: str) -> ApiToken:
     return found[0]
 
 
-def list_tokens(conn: Connection, principal: str | None) -> list[ApiToken]:
-    query = _TOKEN_QUERY.order_by(api_tokens.c.created_at, api_tokens.c.id)
+def list_tokens(
+    conn: Connection,
+    principal: str | None,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[ApiToken]:
+    """Tokens oldest first (by creation, then id), after the token whose key is ``after``."""
+    t = api_tokens.c
+    query = _TOKEN_QUERY.order_by(t.created_at, t.id).limit(limit)
     if principal is not None:
         query = query.where(principals.c.name == principal)
+    if after is not None:
+        created, token_id = after
+        query = query.where(
+            or_(t.created_at > created, and_(t.created_at == created, t.id > token_id))
+        )
     return [_token(r) for r in conn.execute(query)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -62,20 +63,38 @@ def record_move(conn: Connection, move: AliasMove, group_id: int) -> None:
 
 
 def history(conn: Connection, group_id: int, group: str, name: str) -> list[AliasMove]:
-    query = (
-        select(alias_history)
-        .where(alias_history.c.group_id == group_id, alias_history.c.name == name)
-        .order_by(alias_history.c.id)
-    )
+    """Every move of the alias, oldest first."""
+    return [move for _, move in history_page(conn, group_id, group, name, after=None, limit=None)]
+
+
+def history_page(
+    conn: Connection,
+    group_id: int,
+    group: str,
+    name: str,
+    *,
+    after: int | None,
+    limit: int | None,
+) -> list[tuple[list[Any], AliasMove]]:
+    """The alias's moves, oldest first, after history row ``after``: (sort key, move)."""
+    h = alias_history.c
+    query = select(alias_history).where(h.group_id == group_id, h.name == name).order_by(h.id)
+    if limit is not None:
+        query = query.limit(limit)
+    if after is not None:
+        query = query.where(h.id > after)
     return [
-        AliasMove(
-            group=group,
-            alias=r.name,
-            version=r.version,
-            previous_version=r.previous_version,
-            actor=r.actor,
-            reason=r.reason,
-            at=utc(r.at),
+        (
+            [r.id],
+            AliasMove(
+                group=group,
+                alias=r.name,
+                version=r.version,
+                previous_version=r.previous_version,
+                actor=r.actor,
+                reason=r.reason,
+                at=utc(r.at),
+            ),
         )
         for r in conn.execute(query)
     ]
