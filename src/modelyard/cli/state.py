@@ -26,6 +26,7 @@ class State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._registry: Registry | Client | None = None
+        self._local: Registry | None = None
 
     @property
     def remote(self) -> bool:
@@ -34,28 +35,24 @@ class State:
     @property
     def registry(self) -> Registry | Client:
         if self._registry is None:
-            if self.settings.url is not None:
-                from modelyard.client import Client
+            if self.settings.url is None:
+                return self.local_registry()
+            from modelyard.client import Client
 
-                self._registry = Client(
-                    self.settings.url,
-                    self.settings.token,
-                    cache_dir=self.settings.resolved_cache_dir,
-                )
-            else:
-                from modelyard.registry import Registry
-
-                self._registry = Registry.open(settings=self.settings)
+            self._registry = Client(
+                self.settings.url, self.settings.token, cache_dir=self.settings.resolved_cache_dir
+            )
         return self._registry
 
     def local_registry(self, *, why: str = "this command works on a store") -> Registry:
         """The local registry; a ConfigError naming ``url`` in remote mode."""
-        from modelyard.registry import Registry
-
-        registry = self.registry
-        if not isinstance(registry, Registry):
+        if self.settings.url is not None:
             raise ConfigError(f"url: {why}; unset --url/MODELYARD_URL", field="url")
-        return registry
+        if self._local is None:
+            from modelyard.registry import Registry
+
+            self._local = self._registry = Registry.open(settings=self.settings)
+        return self._local
 
     def close(self) -> None:
         if self._registry is not None:
