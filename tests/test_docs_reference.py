@@ -1,0 +1,120 @@
+"""The reference tables of docs/concepts.md are the code's: every HTTP operation is in the
+route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants, and every
+action is explained."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelyard import Registry
+from modelyard.api import create_app
+from modelyard.domain.access import GLOBAL_ACTIONS, ROLE_ACTIONS, Action
+
+CONCEPTS = (Path(__file__).resolve().parents[1] / "docs" / "concepts.md").read_text("utf-8")
+METHODS = "GET|POST|PUT|PATCH|DELETE|HEAD"
+#: the abbreviations the route table uses
+ABBREVIATIONS = {
+    "…/{selector}": "/groups/{group}/versions/{selector}",
+    "…/{alias}": "/groups/{group}/aliases/{alias}",
+    "…/{env}": "/groups/{group}/environments/{env}",
+}
+
+
+def table_cells(heading: str, header: str) -> list[list[str]]:
+    """The rows (as cells) of the table with ``header`` under section ``heading``."""
+    body = CONCEPTS[CONCEPTS.index(heading) :]
+    lines = body[body.index(header) :].splitlines()[2:]
+    rows = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
+    return rows
+
+
+def operations_in(cell: str) -> set[tuple[str, str]]:
+    """``(method, path)`` pairs of a cell: ``GET/PATCH /groups/{group}`` is two, and a bare
+    ``/path`` after them has the same methods; query strings are dropped."""
+    found: set[tuple[str, str]] = set()
+    methods: list[str] = []
+    for span in re.findall(r"`([^`]+)`", cell):
+        named = re.match(rf"^((?:{METHODS})(?:/(?:{METHODS}))*) (\S+)", span)
+        if named:
+            methods, path = named.group(1).split("/"), named.group(2)
+        elif span.startswith("/") and methods:
+            path = span
+        else:
+            continue
+        path = path.split("?")[0]
+        for short, long in ABBREVIATIONS.items():
+            if path.startswith(short):
+                path = long + path[len(short) :]
+        found |= {(method, path) for method in methods}
+    return found
+
+
+def test_operations_in_reads_the_table_notation() -> None:
+    assert operations_in('`GET/PATCH …/{selector}`, `/x?y=`, `POST /a` with `{"b"}`') == {
+        ("GET", "/groups/{group}/versions/{selector}"),
+        ("PATCH", "/groups/{group}/versions/{selector}"),
+        ("GET", "/x"),
+        ("PATCH", "/x"),
+        ("POST", "/a"),
+    }
+
+
+@pytest.fixture(scope="module")
+def api_operations(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[tuple[str, str]]]:
+    with Registry.open(tmp_path_factory.mktemp("routes")) as registry:
+        spec = create_app(registry).openapi()
+    yield {
+        (method.upper(), path.removeprefix("/api/v1"))
+        for path, operations in spec["paths"].items()
+        if path.startswith("/api/v1/")
+        for method in operations
+    }
+
+
+def test_the_route_table_lists_every_operation_of_the_api(
+    api_operations: set[tuple[str, str]],
+) -> None:
+    documented: set[tuple[str, str]] = set()
+    for route, _ in table_cells("### The HTTP API", "| route | does |"):
+        documented |= operations_in(route)
+    assert len(api_operations) >= 80
+    assert not api_operations - documented, f"undocumented: {sorted(api_operations - documented)}"
+    assert not documented - api_operations, f"no such route: {sorted(documented - api_operations)}"
+
+
+def test_the_roles_table_is_what_each_role_grants() -> None:
+    rows = {
+        role.strip("`"): grants
+        for role, grants in table_cells("### Roles and actions", "| role | actions it grants")
+    }
+    reads = ROLE_ACTIONS["viewer"]
+    assert set(rows) == set(ROLE_ACTIONS)
+    for role, grants in rows.items():
+        named = {Action(span) for span in re.findall(r"`([a-z_.]+)`", grants)}
+        if grants.startswith("the reads"):
+            named |= reads
+        if grants.startswith("every action"):
+            named = set(Action)
+        assert named == set(ROLE_ACTIONS[role]), role
+
+
+def test_every_action_is_explained_and_the_global_ones_named() -> None:
+    explained = {
+        Action(span)
+        for actions, _ in table_cells("### Roles and actions", "| action | needed to |")
+        for span in re.findall(r"`([a-z_.]+)`", actions)
+    }
+    assert explained == set(Action)
+    sentence = re.search(r"^- (`audit\.read`.*?) concern no single group", CONCEPTS, re.M | re.S)
+    assert sentence
+    assert {Action(span) for span in re.findall(r"`([a-z_.]+)`", sentence.group(1))} == set(
+        GLOBAL_ACTIONS
+    )
