@@ -1,6 +1,6 @@
-"""The reference tables of docs/concepts.md are the code's: every HTTP operation is in the
-route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants, and every
-action is explained."""
+"""The reference tables of the docs are the code's: in docs/concepts.md every HTTP operation
+is in the route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants and
+every action is explained; docs/cli.md's environment table names every setting's variable."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pytest
 
 from modelyard import Registry
 from modelyard.api import create_app
+from modelyard.config import Settings
 from modelyard.domain.access import GLOBAL_ACTIONS, ROLE_ACTIONS, Action
 
-CONCEPTS = (Path(__file__).resolve().parents[1] / "docs" / "concepts.md").read_text("utf-8")
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+CONCEPTS = (DOCS / "concepts.md").read_text("utf-8")
 METHODS = "GET|POST|PUT|PATCH|DELETE|HEAD"
 #: the abbreviations the route table uses
 ABBREVIATIONS = {
@@ -118,3 +120,13 @@ def test_every_action_is_explained_and_the_global_ones_named() -> None:
     assert {Action(span) for span in re.findall(r"`([a-z_.]+)`", sentence.group(1))} == set(
         GLOBAL_ACTIONS
     )
+
+
+def test_the_cli_environment_table_names_every_setting() -> None:
+    text = (DOCS / "cli.md").read_text("utf-8")
+    table = text[text.index("## Environment variables") :]
+    table = table[: table.index("\n\n", table.index("| variable |"))]
+    named = set(re.findall(r"`(MODELYARD_[A-Z0-9_]+)`", table))
+    expected = {f"MODELYARD_{name.upper()}" for name in Settings.__dataclass_fields__}
+    assert expected - named == set(), f"not in docs/cli.md: {sorted(expected - named)}"
+    assert named - expected == {"MODELYARD_DEBUG"}, sorted(named - expected)
