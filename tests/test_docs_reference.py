@@ -1,6 +1,7 @@
-"""The reference tables of the docs are the code's: in docs/concepts.md every HTTP operation
-is in the route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants and
-every action is explained; docs/cli.md's environment table names every setting's variable."""
+"""The reference tables of the docs are the code's. In docs/concepts.md: every HTTP operation
+is in the route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants,
+every action is explained and every public name of ``modelyard`` is named. In docs/cli.md:
+the environment table names every setting's variable."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import modelyard
 from modelyard import Registry
 from modelyard.api import create_app
 from modelyard.config import Settings
@@ -130,3 +132,12 @@ def test_the_cli_environment_table_names_every_setting() -> None:
     expected = {f"MODELYARD_{name.upper()}" for name in Settings.__dataclass_fields__}
     assert expected - named == set(), f"not in docs/cli.md: {sorted(expected - named)}"
     assert named - expected == {"MODELYARD_DEBUG"}, sorted(named - expected)
+
+
+def test_every_public_name_is_in_concepts_md() -> None:
+    missing = [
+        name
+        for name in modelyard.__all__
+        if not re.search(rf"`(?:modelyard\.)?{name}[`(.]", CONCEPTS)
+    ]
+    assert not missing, f"modelyard exports these, concepts.md does not name them: {missing}"
