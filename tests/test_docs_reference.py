@@ -1,7 +1,8 @@
 """The reference tables of the docs are the code's. In docs/concepts.md: every HTTP operation
 is in the route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants,
-every action is explained and every public name of ``modelyard`` is named. In docs/cli.md:
-the environment table names every setting's variable."""
+every action is explained, every public name of ``modelyard`` is named, and so is every
+method that only ``Registry`` has. In docs/cli.md: the environment table names every
+setting's variable."""
 
 from __future__ import annotations
 
@@ -141,3 +142,15 @@ def test_every_public_name_is_in_concepts_md() -> None:
         if not re.search(rf"`(?:modelyard\.)?{name}[`(.]", CONCEPTS)
     ]
     assert not missing, f"modelyard exports these, concepts.md does not name them: {missing}"
+
+
+def test_the_methods_only_a_registry_has_are_the_ones_concepts_md_lists() -> None:
+    def methods(cls: type) -> set[str]:
+        return {n for n in dir(cls) if not n.startswith("_") and callable(getattr(cls, n))}
+
+    sentence = re.search(
+        r"except those that only\s+make sense next to the store: (.*?)\.\n", CONCEPTS, re.S
+    )
+    assert sentence
+    listed = set(re.findall(r"`([a-z_]+)`", sentence.group(1)))
+    assert listed == methods(Registry) - methods(modelyard.Client)
