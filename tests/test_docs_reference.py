@@ -2,7 +2,7 @@
 is in the route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants,
 every action is explained, every public name of ``modelyard`` is named, and so is every
 method that only ``Registry`` has. In docs/cli.md: the environment table names every
-setting's variable."""
+setting's variable; in docs/events.md, which events have a SageMaker shape."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from modelyard import Registry
 from modelyard.api import create_app
 from modelyard.config import Settings
 from modelyard.domain.access import GLOBAL_ACTIONS, ROLE_ACTIONS, Action
+from modelyard.domain.sagemaker_events import VERSION_EVENT_TYPES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 CONCEPTS = (DOCS / "concepts.md").read_text("utf-8")
@@ -154,3 +155,12 @@ def test_the_methods_only_a_registry_has_are_the_ones_concepts_md_lists() -> Non
     assert sentence
     listed = set(re.findall(r"`([a-z_]+)`", sentence.group(1)))
     assert listed == methods(Registry) - methods(modelyard.Client)
+
+
+def test_events_md_names_the_events_that_have_a_sagemaker_shape() -> None:
+    events = (DOCS / "events.md").read_text("utf-8")
+    found = re.search(
+        r"^- Only \*\*version events\*\* have this shape: (.*?) \(not", events, re.M | re.S
+    )
+    assert found
+    assert set(re.findall(r"`([a-z_.]+)`", found.group(1))) == VERSION_EVENT_TYPES
