@@ -2,7 +2,8 @@
 is in the route table (and nothing else is), the roles grant what ``ROLE_ACTIONS`` grants,
 every action is explained, every public name of ``modelyard`` is named, and so is every
 method that only ``Registry`` has. In docs/cli.md: the environment table names every
-setting's variable; in docs/events.md, which events have a SageMaker shape."""
+setting's variable; in docs/events.md, which events have a SageMaker shape. Every source
+path the user docs name exists."""
 
 from __future__ import annotations
 
@@ -164,3 +165,35 @@ def test_events_md_names_the_events_that_have_a_sagemaker_shape() -> None:
     )
     assert found
     assert set(re.findall(r"`([a-z_.]+)`", found.group(1))) == VERSION_EVENT_TYPES
+
+
+#: files the docs tell you to create
+TO_BE_WRITTEN = {"src/modelyard/worker/actions/canary.py"}
+#: the project's own top-level packages, as the docs abbreviate paths in them
+PACKAGES = ("api", "cli", "client", "domain", "scanning", "services", "store", "transfer", "worker")
+
+
+def in_the_repository(named: str) -> str | None:
+    """The repository path a doc's ``named`` path means, or None when it is not ours."""
+    if named.startswith("modelyard/"):
+        return f"src/{named}"
+    if named.split("/", maxsplit=1)[0] in PACKAGES:
+        return f"src/modelyard/{named}"
+    return named if named.startswith(("src/", "tests/")) else None  # not: model_signing/…
+
+
+def test_every_source_path_the_user_docs_name_exists() -> None:
+    """A file that moves (the layout by capability moved most) leaves no stale path behind."""
+    root = DOCS.parent
+    pages = [root / "README.md"] + [
+        p for p in sorted(DOCS.glob("*.md")) if p.name not in {"design.md", "performance.md"}
+    ]
+    checked = 0
+    for page in pages:
+        for named in re.findall(r"`((?:src|tests|[a-z]+)/[\w./-]*)`", page.read_text()):
+            path = in_the_repository(named)
+            if path is None or path in TO_BE_WRITTEN:
+                continue
+            assert (root / path).exists(), f"{page.name} names {named}, which does not exist"
+            checked += 1
+    assert checked >= 10
