@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from modelyard.cli.main import cli
+from modelyard.server import cli
 
 CLI_MD = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 #: ``shutil.get_terminal_size`` reads it: click then wraps help at 78 characters, as it does

@@ -16,9 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from modelyard import Registry
-from modelyard.api.server import TOKEN_FILE, bootstrap_admin
-from modelyard.cli.main import cli
-from modelyard.services.release.pipelines import ensure_default_pipeline
+from modelyard.server import TOKEN_FILE, bootstrap_admin
+from modelyard.server import cli
 from tests.server import running_server
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -84,7 +83,7 @@ def test_readme_runs_as_written_against_a_server(
     with Registry.open(home) as registry:
         # what `modelyard server` (make run) does on its first start
         assert bootstrap_admin(registry, home).created
-        assert ensure_default_pipeline(registry)
+        assert registry.ensure_default_pipeline()
         with running_server(registry) as url:
             quickstart = block_with("modelyard group create")
             env = prepare_shell(quickstart, url, home)
