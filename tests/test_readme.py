@@ -16,8 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from modelyard import Registry
-from modelyard.server import TOKEN_FILE, bootstrap_admin
-from modelyard.server import cli
+from modelyard.server import TOKEN_FILE, bootstrap_admin, cli
 from tests.server import running_server
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
