@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from modelyard.api import (
+    docs_ui,
     errors,
     routes_access,
     routes_audit,
@@ -51,6 +52,8 @@ def create_app(
         summary="A self-hosted model registry and release gate.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # docs_ui serves /docs from the package, not from a CDN
+        redoc_url=None,
     )
     app.state.registry = registry
     app.state.settings = settings
@@ -71,6 +74,7 @@ def create_app(
         routes_signing,
     ):
         app.include_router(module.router)
+    docs_ui.install(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -37,7 +37,8 @@ You registered the version, so separation of duties lets someone else (reviewer)
 Locally the CLI acts as the admin principal "local"; `modelyard server` runs the worker for
 you. The pipeline: modelyard pipeline show release.
 
-Docs: docs/concepts.md, docs/pipelines.md, docs/cli.md, docs/events.md, docs/search.md"""
+Docs: docs/concepts.md, docs/pipelines.md, docs/cli.md, docs/events.md, docs/search.md,
+docs/security.md"""
 
 
 @click.command("init")

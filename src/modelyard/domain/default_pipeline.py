@@ -1,5 +1,5 @@
 """The ``release`` pipeline ``modelyard init`` applies to a new store (DESIGN.md §6): a version
-is validated, (placeholder-)scanned, gated on its AUC, reviewed by one approver, deployed to
+is validated, scanned for unsafe pickles, gated on its AUC, reviewed by one approver, deployed to
 staging, approved again, and deployed to production. It has no trigger: runs start by hand
 until the user adds one (an automatic trigger would open approval requests — and reject
 versions when they expire — without anyone having asked for it)."""
@@ -41,7 +41,7 @@ stages:
     uses: approval
     approvers: {role: approver, count: 1}
     timeout: 7d
-  - name: production          # production's policy: Approved
+  - name: production          # production's default policy: Approved, scan clean, signed
     uses: deploy
     environment: production
 """
