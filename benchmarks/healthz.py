@@ -7,9 +7,10 @@ sending ``GET /healthz`` every 10 ms on its own keep-alive connection. Three sce
 * **idle**: nothing else happens (the floor of this machine, server and prober);
 * **lock**: a second SQLite connection, opened by this process, takes the database write
   lock (``BEGIN IMMEDIATE``) and holds it for 5 s while a write request
-  (``POST /api/v1/groups``) waits on it. 1 s into the hold a read request
-  (``GET /api/v1/groups/{g}``) is sent; recorded: its latency and whether the write was still
-  waiting when it returned. The window is from the lock taken to the write's response;
+  (``POST /api/v1/groups``; ``--healthz-writers`` of them at once) waits on it. 1 s into
+  the hold a read request (``GET /api/v1/groups/{g}``) is sent; recorded: its latency and
+  whether the writes were all still waiting when it returned. The window is from the lock
+  taken to the last write's response;
 * **upload**: a 1 GiB file of random bytes streams in as a blob
   (``PUT /api/v1/blobs/{sha256}``) from a child process (``benchmarks/healthz_upload.py``),
   which then registers it as a version. The window is the upload; each round has a fresh
@@ -19,6 +20,7 @@ Samples of all rounds are pooled; the target is on the p99 of the lock and uploa
 
     python -m benchmarks.run --only healthz                       # 3 rounds each (~1.5 min)
     python -m benchmarks.run --only healthz --healthz-mib 256 --healthz-rounds 1   # quick
+    python -m benchmarks.run --only healthz --healthz-writers 50   # more writers than threads
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Any
 
 import httpx
 
+import modelyard
 from benchmarks.common import Measurement, log, summary_ms
 from benchmarks.http_servers import OtherCpu, ServerProcess, clean_env, free_port
 from benchmarks.probe import Prober, Probes
@@ -56,6 +59,7 @@ class Options:
     hold_s: float = 5.0
     size_mib: int = 1024
     interval_ms: float = 10.0
+    writers: int = 1
     idle_s: float = 2.0
 
 
@@ -80,6 +84,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=d.interval_ms,
         help="healthz: probe interval (10 ms)",
     )
+    p.add_argument(
+        "--healthz-writers",
+        type=int,
+        default=d.writers,
+        help="healthz: write requests waiting on the held lock at once (1)",
+    )
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -88,6 +98,7 @@ def options_from(args: argparse.Namespace) -> Options:
         hold_s=args.healthz_hold_s,
         size_mib=args.healthz_mib,
         interval_ms=args.healthz_interval_ms,
+        writers=args.healthz_writers,
     )
 
 
@@ -123,7 +134,11 @@ class _Server:
             self.token = (self.home / "admin-token").read_text().strip()
             headers = {"Authorization": f"Bearer {self.token}"}
             with httpx.Client(
-                base_url=self.url, headers=headers, timeout=120.0, trust_env=False
+                base_url=self.url,
+                headers=headers,
+                timeout=120.0,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=None),  # --healthz-writers at once
             ) as http:
                 # the token's first use records its last-used time (a write): done before
                 # any lock is held, so the requests measured below do not also wait on it
@@ -189,8 +204,11 @@ def _lock_round(
     db.execute("BEGIN IMMEDIATE")
     locked = time.monotonic()
     try:
-        write = _in_thread(lambda: http.post("/api/v1/groups", json={"name": f"held-{number}"}))
-        time.sleep(min(1.0, options.hold_s / 2))  # let the write reach the lock
+        writes = [
+            _in_thread(lambda i=i: http.post("/api/v1/groups", json={"name": f"held-{number}-{i}"}))
+            for i in range(options.writers)
+        ]
+        time.sleep(min(1.0, options.hold_s / 2))  # let the writes reach the lock
         # in a thread too: where the write blocks the event loop, the read waits for the
         # write, which waits for this lock, so waiting for the read here would deadlock
         read_started = time.monotonic()
@@ -199,16 +217,17 @@ def _lock_round(
     finally:
         db.execute("ROLLBACK")
         db.close()
-    for call, status in ((write, 201), (read, 200)):
+    for call, status in [*((w, 201) for w in writes), (read, 200)]:
         call.done.wait()
         if call.error is not None:
             raise call.error
         assert call.result is not None and call.result.status_code == status, call.result
-    results.write_s.append(write.finished - locked)
+    first, last = min(w.finished for w in writes), max(w.finished for w in writes)
+    results.write_s.append(last - locked)
     results.read_s.append(read.finished - read_started)
-    results.read_before_write += read.finished < write.finished
-    results.healthz["lock"] += probes.window(locked, write.finished)
-    results.raw["lock"] += probes.window(locked, write.finished, corrected=False)
+    results.read_before_write += read.finished < first
+    results.healthz["lock"] += probes.window(locked, last)
+    results.raw["lock"] += probes.window(locked, last, corrected=False)
 
 
 def _upload_round(
@@ -275,6 +294,8 @@ def _measurements(
 ) -> list[Measurement]:
     common: dict[str, Any] = {
         "server": command,
+        # which code the server ran (a "before" run points PYTHONPATH at an older src/)
+        "modelyard_source": str(Path(modelyard.__file__).parent),
         # on 2 cores, anything else running competes with the server and the prober
         "other_processes_cpu_cores": round(other.cores, 2),
         "other_processes_top": other.top,
@@ -292,7 +313,9 @@ def _measurements(
         )
     ]
     scenarios = {
-        "lock": f"SQLite write lock held {options.hold_s:g} s, a write waiting on it",
+        "lock": f"SQLite write lock held {options.hold_s:g} s, "
+        + ("a write" if options.writers == 1 else f"{options.writers} writes")
+        + " waiting on it",
         "upload": f"{options.size_mib} MiB upload streaming in",
     }
     for key, label in scenarios.items():
