@@ -12,7 +12,10 @@ webhooks; ~2 min), pipelines (issue 5: the release-pipeline engine's overhead, r
 and PostgreSQL and stage dispatch latency; ~3 min) and blobs (issue 6: blob store ingest, download
 and ranged reads, plain vs encrypted, filesystem vs S3 on moto; ~5 min at 1 GiB, --blobs-mib for
 less), and scan (issue 6: registering a 500 MB pickle-free artifact with and without its
-unsafe-model scan; ~1 min). See docs/performance.md for the results.
+unsafe-model scan; ~1 min), healthz (issue 12: /healthz p99 while a SQLite writer holds the
+write lock and while a 1 GiB upload streams in; ~1.5 min) and startup (issue 12: import time,
+`modelyard --help` and a remote `version show`, each beside a bare `python -c pass`; ~1 min).
+See docs/performance.md for the results.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from benchmarks.blobs import options_from as blobs_options
 from benchmarks.blobs import run_blobs
 from benchmarks.blobs_e2e import run_blobs_e2e
 from benchmarks.common import Measurement
+from benchmarks.healthz import add_arguments as add_healthz_arguments
+from benchmarks.healthz import options_from as healthz_options
+from benchmarks.healthz import run_healthz
 from benchmarks.http_api import QUICK, Counts, run_http
 from benchmarks.http_report import console_table
 from benchmarks.ingest import run_ingest
@@ -52,6 +58,9 @@ from benchmarks.scan import options_from as scan_options
 from benchmarks.scan import run_scan
 from benchmarks.search import SHAPES, run_search_bench
 from benchmarks.sql_variants import run_sql_variants
+from benchmarks.startup import add_arguments as add_startup_arguments
+from benchmarks.startup import options_from as startup_options
+from benchmarks.startup import run_startup
 
 BENCHMARKS = (
     "register",
@@ -64,6 +73,8 @@ BENCHMARKS = (
     "pipelines",
     "blobs",
     "scan",
+    "healthz",
+    "startup",
 )
 DEFAULT = ("register", "lookup", "search", "ingest")  # the others: only with --only
 REPO = Path(__file__).resolve().parent.parent
@@ -154,6 +165,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add_pipelines_arguments(p)
     add_blobs_arguments(p)
     add_scan_arguments(p)
+    add_healthz_arguments(p)
+    add_startup_arguments(p)
     p.add_argument(
         "--workdir",
         type=Path,
@@ -227,7 +240,7 @@ class _Session:
                 self.record(run_sql_variants(self.store(scale), reps=10, budget_s=10.0))
 
     def _run_issues(self, wanted: set[str]) -> None:
-        """The benchmarks of later issues (http, events, pipelines, blobs): only with --only."""
+        """The benchmarks of later issues (http, events, …, startup): only with --only."""
         args = self.args
         if "http" in wanted:
             print("\n== http (issue 3): modelyard vs MLflow over HTTP", flush=True)
@@ -252,6 +265,12 @@ class _Session:
         if "scan" in wanted:
             print("\n== scan (issue 6): unsafe-model scanning vs registration", flush=True)
             self.record(run_scan(args.workdir, scan_options(args)))
+        if "healthz" in wanted:
+            print("\n== healthz (issue 12): /healthz while a long write is held", flush=True)
+            self.record(run_healthz(args.workdir, healthz_options(args)))
+        if "startup" in wanted:
+            print("\n== startup (issue 12): import, --help, remote version show", flush=True)
+            self.record(run_startup(args.workdir, startup_options(args)))
 
     def cleanup(self) -> None:
         if not (self.args.keep or self.args.reuse):

@@ -20,14 +20,16 @@ def registry_of(request: Request) -> Registry:
     return registry
 
 
-async def caller(
+def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> Registry:
     """The registry acting as the token's principal; 401 (audited) without a valid token.
 
-    Runs on the event loop: the token check is one indexed read (about 0.1 ms), cheaper
-    than the hop to a worker thread it would otherwise take.
+    A plain ``def``, so FastAPI runs it in the threadpool: the token check is an indexed
+    read, but it also writes (the token's last-used time, at most once a minute; the audit
+    entry of a failure), and a write can wait seconds for SQLite's write lock. On the
+    event loop that wait would stall every request in the process.
     """
     registry = registry_of(request)
     principal = registry.authenticate(credentials.credentials if credentials else None)

@@ -15,12 +15,12 @@ Limit = Annotated[int, Query(description="1 to 1000.")]
 
 
 @router.get("/whoami")
-async def whoami(registry: Caller) -> JSON:
+def whoami(registry: Caller) -> JSON:
     return JSON(registry.whoami())
 
 
 @router.post("/principals", status_code=201)
-async def create_principal(body: PrincipalCreate, registry: Caller) -> JSON:
+def create_principal(body: PrincipalCreate, registry: Caller) -> JSON:
     return created(registry.create_principal(body.name, service=body.service).to_dict())
 
 
@@ -30,7 +30,7 @@ def list_principals(registry: Caller, limit: Limit = 100, cursor: str | None = N
 
 
 @router.post("/tokens", status_code=201)
-async def create_token(body: TokenCreate, registry: Caller) -> JSON:
+def create_token(body: TokenCreate, registry: Caller) -> JSON:
     """A new token; the response is the only place its secret (``token``) ever appears."""
     issued = registry.create_token(
         body.principal, expires=body.expires, description=body.description
@@ -46,27 +46,27 @@ def list_tokens(
 
 
 @router.delete("/tokens/{token_id}")
-async def revoke_token(token_id: str, registry: Caller) -> JSON:
+def revoke_token(token_id: str, registry: Caller) -> JSON:
     return JSON(registry.revoke_token(token_id).to_dict())
 
 
 @router.post("/bindings", status_code=201)
-async def grant(body: BindingBody, registry: Caller) -> JSON:
+def grant(body: BindingBody, registry: Caller) -> JSON:
     return created(registry.grant(body.principal, body.role, groups=body.groups).to_dict())
 
 
 @router.get("/bindings")
-async def list_bindings(registry: Caller, principal: str | None = None) -> JSON:
+def list_bindings(registry: Caller, principal: str | None = None) -> JSON:
     return JSON([b.to_dict() for b in registry.list_bindings(principal=principal)])
 
 
 @router.delete("/bindings", status_code=204)
-async def revoke(principal: str, role: str, registry: Caller, groups: str = "*") -> Response:
+def revoke(principal: str, role: str, registry: Caller, groups: str = "*") -> Response:
     registry.revoke(principal, role, groups=groups)
     return Response(status_code=204)
 
 
 @router.get("/access/check")
-async def check_access(principal: str, action: str, target: str, registry: Caller) -> JSON:
+def check_access(principal: str, action: str, target: str, registry: Caller) -> JSON:
     """Would ``principal`` be allowed ``action`` on ``target``, and by which binding?"""
     return JSON(registry.check_access(principal, action, target).to_dict())

@@ -17,7 +17,7 @@ Limit = Annotated[int, Query(description="1 to 1000.")]
 
 
 @router.get("/audit")
-async def audit_log(  # noqa: PLR0917 - one parameter per query filter
+def audit_log(  # noqa: PLR0917 - one parameter per query filter
     registry: Caller,
     group: str | None = None,
     resource: str | None = None,
@@ -80,7 +80,7 @@ def _chain(first: str, rest: Any) -> Any:
 
 
 @router.get("/events")
-async def list_events(
+def list_events(
     registry: Caller,
     type: str | None = None,
     group: str | None = None,
@@ -90,5 +90,5 @@ async def list_events(
 
 
 @router.get("/summary")
-async def summary(registry: Caller) -> JSON:
+def summary(registry: Caller) -> JSON:
     return JSON(registry.summary())

@@ -3,6 +3,13 @@
 Uploads stream the request body straight into the blob store in a worker thread (constant
 memory); the store hashes while writing and makes the blob visible only when its sha256
 matches the one in the URL. Downloads stream, with ``Range`` support.
+
+Threads: every route but the upload is a plain ``def`` (FastAPI's threadpool). The upload is
+``async`` because it reads the body on the event loop, and it does its blocking work (the
+write check, the store write) in a thread of its own pool (``UPLOAD_THREADS``): an upload
+holds its thread for as long as the client takes to send, and slow uploads in the shared
+pool could take every thread the other routes (and the ``caller`` check of each) need.
+Downloads return a plain iterator, which Starlette pulls in the threadpool, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -27,10 +34,18 @@ from modelyard.transfer.blobs import CHUNK_SIZE
 router = APIRouter(prefix="/api/v1", tags=["blobs"], responses=ERRORS)
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+#: uploads writing at once; more wait (without reading their body) for one to finish. 40 is
+#: what they had when they shared anyio's default pool of 40 threads with the routes.
+UPLOAD_THREADS = 40
+
+
+def upload_threads() -> anyio.CapacityLimiter:
+    """A new pool of ``UPLOAD_THREADS`` tokens, one per app (``create_app``)."""
+    return anyio.CapacityLimiter(UPLOAD_THREADS)
 
 
 @router.post("/blobs/missing")
-async def missing_blobs(body: Digests, registry: Caller) -> JSON:
+def missing_blobs(body: Digests, registry: Caller) -> JSON:
     """Of these sha256 digests, the ones the server does not hold (upload only those)."""
     digests = [validate_sha256(d, field=f"digests[{i}]") for i, d in enumerate(body.digests)]
     return JSON({"missing": sorted(registry.missing_blobs(digests))})
@@ -92,19 +107,22 @@ async def put_blob(
     content_length: int | None = Header(default=None, ge=0),
 ) -> JSON:
     """Upload one blob; its bytes must hash to ``sha256`` (else 422 and nothing is stored)."""
-    await anyio.to_thread.run_sync(registry.check_blob_write)
+    threads: anyio.CapacityLimiter = request.app.state.upload_threads
+    await anyio.to_thread.run_sync(registry.check_blob_write, limiter=threads)
     digest = validate_sha256(sha256, field="sha256")
     limit = request.app.state.settings.max_blob_bytes
     if content_length is not None and content_length > limit:
         raise HTTPException(413, f"the blob is larger than the server's limit of {limit} bytes")
     reader = _BodyReader(request, limit)
-    stored = await anyio.to_thread.run_sync(lambda: registry.put_blob(reader, sha256=digest))
+    stored = await anyio.to_thread.run_sync(
+        lambda: registry.put_blob(reader, sha256=digest), limiter=threads
+    )
     body = {"sha256": stored.sha256, "size": stored.size, "created": stored.created}
     return JSON(body, status_code=201 if stored.created else 200)
 
 
 @router.head("/blobs/{sha256}")
-async def head_blob(sha256: str, registry: Caller) -> Response:
+def head_blob(sha256: str, registry: Caller) -> Response:
     size = registry.blob_size(validate_sha256(sha256, field="sha256"))
     return Response(headers={"Content-Length": str(size), "Accept-Ranges": "bytes"})
 

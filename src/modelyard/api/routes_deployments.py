@@ -16,23 +16,23 @@ ENV = "/groups/{group}/environments/{env}"
 
 
 @router.post("/deployments", status_code=201)
-async def deploy(body: DeployBody, registry: Caller) -> JSON:
+def deploy(body: DeployBody, registry: Caller) -> JSON:
     """Deploy a version to an environment (policy-checked, recorded, audited)."""
     return created(registry.deploy(body.reference, to=body.to, reason=body.reason))
 
 
 @router.post(ENV + "/rollback", status_code=201)
-async def rollback(group: str, env: str, body: RollbackBody, registry: Caller) -> JSON:
+def rollback(group: str, env: str, body: RollbackBody, registry: Caller) -> JSON:
     """Back to the newest earlier successful deployment."""
     return created(registry.rollback(group, env=env, reason=body.reason))
 
 
 @router.get(ENV + "/deployments")
-async def environment_history(group: str, env: str, registry: Caller, limit: Limit = 100) -> JSON:
+def environment_history(group: str, env: str, registry: Caller, limit: Limit = 100) -> JSON:
     return JSON(registry.environment_history(group, env, limit=limit))
 
 
 @router.get(ENV + "/at")
-async def environment_at(group: str, env: str, time: str, registry: Caller) -> JSON:
+def environment_at(group: str, env: str, time: str, registry: Caller) -> JSON:
     """Which version served the environment at ``time`` (ISO-8601)."""
     return JSON(registry.environment_at(group, env, time=time))

@@ -15,7 +15,7 @@ Limit = Annotated[int, Query(description="1 to 1000.")]
 
 
 @router.post("/rules", status_code=201)
-async def create_rule(body: RuleCreate, registry: Caller) -> JSON:
+def create_rule(body: RuleCreate, registry: Caller) -> JSON:
     return created(
         registry.create_rule(
             body.name,
@@ -30,17 +30,17 @@ async def create_rule(body: RuleCreate, registry: Caller) -> JSON:
 
 
 @router.get("/rules")
-async def list_rules(registry: Caller) -> JSON:
+def list_rules(registry: Caller) -> JSON:
     return JSON(registry.list_rules())
 
 
 @router.get("/rules/{name}")
-async def get_rule(name: str, registry: Caller) -> JSON:
+def get_rule(name: str, registry: Caller) -> JSON:
     return JSON(registry.get_rule(name))
 
 
 @router.patch("/rules/{name}")
-async def update_rule(name: str, body: RuleUpdate, registry: Caller) -> JSON:
+def update_rule(name: str, body: RuleUpdate, registry: Caller) -> JSON:
     """Change a rule in place; what is not given stays."""
     return JSON(
         registry.update_rule(
@@ -55,48 +55,48 @@ async def update_rule(name: str, body: RuleUpdate, registry: Caller) -> JSON:
 
 
 @router.post("/rules/{name}/enable")
-async def enable_rule(name: str, registry: Caller) -> JSON:
+def enable_rule(name: str, registry: Caller) -> JSON:
     return JSON(registry.enable_rule(name))
 
 
 @router.post("/rules/{name}/disable")
-async def disable_rule(name: str, registry: Caller) -> JSON:
+def disable_rule(name: str, registry: Caller) -> JSON:
     return JSON(registry.disable_rule(name))
 
 
 @router.delete("/rules/{name}", status_code=204)
-async def delete_rule(name: str, registry: Caller) -> Response:
+def delete_rule(name: str, registry: Caller) -> Response:
     registry.delete_rule(name)
     return Response(status_code=204)
 
 
 @router.post("/rules/{name}/test")
-async def test_rule(name: str, body: RuleTest, registry: Caller) -> JSON:
+def test_rule(name: str, body: RuleTest, registry: Caller) -> JSON:
     """Would this event match the rule, and what would its targets receive?"""
     return JSON(registry.test_rule(name, body.event))
 
 
 @router.post("/rules/{name}/replay")
-async def replay_events(name: str, body: Replay, registry: Caller) -> JSON:
+def replay_events(name: str, body: Replay, registry: Caller) -> JSON:
     """Queue past matching events for the rule's targets again."""
     return JSON({"deliveries": registry.replay_events(name, since=body.since, until=body.until)})
 
 
 @router.get("/events/{event_id}")
-async def get_event(event_id: str, registry: Caller) -> JSON:
+def get_event(event_id: str, registry: Caller) -> JSON:
     """An event with every delivery attempt."""
     return JSON(registry.get_event(event_id))
 
 
 @router.get("/deliveries")
-async def list_deliveries(
+def list_deliveries(
     registry: Caller, status: str | None = None, rule: str | None = None, limit: Limit = 100
 ) -> JSON:
     return JSON(registry.list_deliveries(status=status, rule=rule, limit=limit))
 
 
 @router.post("/deliveries/redrive")
-async def redrive_deliveries(body: Redrive, registry: Caller) -> JSON:
+def redrive_deliveries(body: Redrive, registry: Caller) -> JSON:
     """Queue dead-lettered deliveries again."""
     return JSON(
         {"redriven": registry.redrive_deliveries(body.ids, rule=body.rule, all_dead=body.all_dead)}

@@ -16,7 +16,7 @@ Limit = Annotated[int, Query(description="1 to 1000.")]
 
 
 @router.post("/groups", status_code=201)
-async def create_group(body: GroupCreate, registry: Caller) -> JSON:
+def create_group(body: GroupCreate, registry: Caller) -> JSON:
     return created(
         registry.create_group(
             body.name,
@@ -28,7 +28,7 @@ async def create_group(body: GroupCreate, registry: Caller) -> JSON:
 
 
 @router.get("/groups")
-async def list_groups(
+def list_groups(
     registry: Caller,
     include_archived: bool = False,
     limit: Limit = 100,
@@ -42,12 +42,12 @@ async def list_groups(
 
 
 @router.get("/groups/{group}")
-async def get_group(group: str, registry: Caller) -> JSON:
+def get_group(group: str, registry: Caller) -> JSON:
     return JSON(registry.get_group(group).to_dict())
 
 
 @router.patch("/groups/{group}")
-async def update_group(group: str, body: GroupUpdate, registry: Caller) -> JSON:
+def update_group(group: str, body: GroupUpdate, registry: Caller) -> JSON:
     return JSON(
         registry.update_group(
             group,
@@ -61,22 +61,22 @@ async def update_group(group: str, body: GroupUpdate, registry: Caller) -> JSON:
 
 
 @router.post("/groups/{group}/archive")
-async def archive_group(group: str, registry: Caller) -> JSON:
+def archive_group(group: str, registry: Caller) -> JSON:
     return JSON(registry.archive_group(group).to_dict())
 
 
 @router.get("/groups/{group}/aliases")
-async def list_aliases(group: str, registry: Caller) -> JSON:
+def list_aliases(group: str, registry: Caller) -> JSON:
     return JSON(registry.list_aliases(group))
 
 
 @router.put("/groups/{group}/aliases/{alias}")
-async def set_alias(group: str, alias: str, body: AliasSet, registry: Caller) -> JSON:
+def set_alias(group: str, alias: str, body: AliasSet, registry: Caller) -> JSON:
     return JSON(registry.set_alias(group, alias, body.version, reason=body.reason).to_dict())
 
 
 @router.delete("/groups/{group}/aliases/{alias}", status_code=204)
-async def delete_alias(group: str, alias: str, registry: Caller, reason: str = "") -> Response:
+def delete_alias(group: str, alias: str, registry: Caller, reason: str = "") -> Response:
     registry.delete_alias(group, alias, reason=reason)
     return Response(status_code=204)
 

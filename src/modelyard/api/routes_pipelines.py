@@ -16,24 +16,24 @@ ANY = "any"
 
 
 @router.post("/pipelines")
-async def apply_pipeline(body: PipelineApply, registry: Caller) -> JSON:
+def apply_pipeline(body: PipelineApply, registry: Caller) -> JSON:
     """Store the YAML as the pipeline's next revision (201), or report it unchanged (200)."""
     applied = registry.apply_pipeline(body.source)
     return JSON(applied, status_code=201 if applied["changed"] else 200)
 
 
 @router.get("/pipelines")
-async def list_pipelines(registry: Caller) -> JSON:
+def list_pipelines(registry: Caller) -> JSON:
     return JSON(registry.list_pipelines())
 
 
 @router.get("/pipelines/{name}")
-async def get_pipeline(name: str, registry: Caller, revision: int | None = None) -> JSON:
+def get_pipeline(name: str, registry: Caller, revision: int | None = None) -> JSON:
     return JSON(registry.get_pipeline(name, revision=revision))
 
 
 @router.get("/pipelines/{name}/diff")
-async def diff_pipeline(
+def diff_pipeline(
     name: str, from_revision: int, registry: Caller, to_revision: int | None = None
 ) -> JSON:
     diff = registry.diff_pipeline(name, from_revision=from_revision, to_revision=to_revision)
@@ -41,12 +41,12 @@ async def diff_pipeline(
 
 
 @router.post("/pipelines/{name}/runs", status_code=201)
-async def start_run(name: str, body: RunStart, registry: Caller) -> JSON:
+def start_run(name: str, body: RunStart, registry: Caller) -> JSON:
     return created(registry.start_run(name, body.reference))
 
 
 @router.get("/runs")
-async def list_runs(
+def list_runs(
     registry: Caller,
     pipeline: str | None = None,
     group: str | None = None,
@@ -57,12 +57,12 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}")
-async def get_run(run_id: int, registry: Caller) -> JSON:
+def get_run(run_id: int, registry: Caller) -> JSON:
     return JSON(registry.get_run(run_id))
 
 
 @router.get("/runs/{run_id}/logs")
-async def run_logs(
+def run_logs(
     run_id: int,
     registry: Caller,
     after: int = 0,
@@ -73,17 +73,17 @@ async def run_logs(
 
 
 @router.post("/runs/{run_id}/cancel")
-async def cancel_run(run_id: int, body: RunCancel, registry: Caller) -> JSON:
+def cancel_run(run_id: int, body: RunCancel, registry: Caller) -> JSON:
     return JSON(registry.cancel_run(run_id, reason=body.reason))
 
 
 @router.post("/runs/{run_id}/retry")
-async def retry_run(run_id: int, body: RunRetry, registry: Caller) -> JSON:
+def retry_run(run_id: int, body: RunRetry, registry: Caller) -> JSON:
     return JSON(registry.retry_run(run_id, from_stage=body.from_stage))
 
 
 @router.get("/approvals")
-async def list_approvals(
+def list_approvals(
     registry: Caller,
     mine: bool = False,
     status: Annotated[str, Query(description="pending (default), …, or any.")] = "pending",
@@ -95,10 +95,10 @@ async def list_approvals(
 
 
 @router.post("/approvals/{request_id}/approve")
-async def approve_request(request_id: int, body: ApprovalVote, registry: Caller) -> JSON:
+def approve_request(request_id: int, body: ApprovalVote, registry: Caller) -> JSON:
     return JSON(registry.approve_request(request_id, comment=body.comment))
 
 
 @router.post("/approvals/{request_id}/reject")
-async def reject_request(request_id: int, body: ApprovalVote, registry: Caller) -> JSON:
+def reject_request(request_id: int, body: ApprovalVote, registry: Caller) -> JSON:
     return JSON(registry.reject_request(request_id, comment=body.comment))

@@ -14,29 +14,29 @@ POLICY = "/groups/{group}/policies/{target}"
 
 
 @router.get("/groups/{group}/policies")
-async def list_policies(group: str, registry: Caller) -> JSON:
+def list_policies(group: str, registry: Caller) -> JSON:
     """The default policies (approval, production) and every policy the group set."""
     return JSON([p.to_dict() for p in registry.list_policies(group)])
 
 
 @router.get(POLICY)
-async def get_policy(group: str, target: str, registry: Caller) -> JSON:
+def get_policy(group: str, target: str, registry: Caller) -> JSON:
     return JSON(registry.get_policy(group, target).to_dict())
 
 
 @router.put(POLICY)
-async def set_policy(group: str, target: str, body: PolicyBody, registry: Caller) -> JSON:
+def set_policy(group: str, target: str, body: PolicyBody, registry: Caller) -> JSON:
     """Replace the policy (``[]`` requires nothing); needs group.configure."""
     return JSON(registry.set_policy(group, target, body.clauses).to_dict())
 
 
 @router.delete(POLICY)
-async def reset_policy(group: str, target: str, registry: Caller) -> JSON:
+def reset_policy(group: str, target: str, registry: Caller) -> JSON:
     """Back to the target's default policy; needs group.configure."""
     return JSON(registry.reset_policy(group, target).to_dict())
 
 
 @router.get("/groups/{group}/versions/{selector}/policy/{target}")
-async def check_policy(group: str, selector: str, target: str, registry: Caller) -> JSON:
+def check_policy(group: str, selector: str, target: str, registry: Caller) -> JSON:
     """Why the version may not be approved / deployed to ``target`` now (empty: it may)."""
     return JSON({"violations": registry.check_policy(reference(group, selector), target)})

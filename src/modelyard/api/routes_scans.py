@@ -18,13 +18,13 @@ router = APIRouter(prefix="/api/v1", tags=["scans"], responses=ERRORS)
 
 
 @router.get("/groups/{group}/versions/{selector}/scan")
-async def get_scan(group: str, selector: str, registry: Caller) -> JSON:
+def get_scan(group: str, selector: str, registry: Caller) -> JSON:
     """The version's newest scan; 404 if it was never scanned."""
     return JSON(registry.version_scan(reference(group, selector)).to_dict())
 
 
 @router.post("/groups/{group}/versions/{selector}/scan", status_code=202)
-async def scan_version(group: str, selector: str, registry: Caller) -> JSON:
+def scan_version(group: str, selector: str, registry: Caller) -> JSON:
     """Queue a scan of the version (needs ``version.scan``); 202 with the queued scan."""
     scan = registry.scan_version(reference(group, selector), wait=False)
     return JSON(scan.to_dict(), status_code=202)

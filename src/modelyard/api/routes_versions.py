@@ -40,7 +40,7 @@ def _lineage(data: dict[str, Any]) -> Lineage:
 
 
 @router.post("/groups/{group}/versions", status_code=201)
-async def register_version(group: str, body: VersionCreate, registry: Caller) -> JSON:
+def register_version(group: str, body: VersionCreate, registry: Caller) -> JSON:
     """Register a version whose blobs were uploaded (``PUT /blobs/{sha256}``) first."""
     manifest = manifest_from([f.model_dump() for f in body.files], field="files")
     return created(
@@ -61,19 +61,19 @@ async def register_version(group: str, body: VersionCreate, registry: Caller) ->
 
 
 @router.get("/groups/{group}/versions")
-async def list_versions(
+def list_versions(
     group: str, registry: Caller, limit: Limit = 100, cursor: str | None = None
 ) -> JSON:
     return JSON(registry.list_versions(group, limit=limit, cursor=cursor).to_dict())
 
 
 @router.get("/groups/{group}/versions/{selector}")
-async def get_version(group: str, selector: str, registry: Caller) -> JSON:
+def get_version(group: str, selector: str, registry: Caller) -> JSON:
     return JSON(registry.get_version(reference(group, selector)).to_dict())
 
 
 @router.patch("/groups/{group}/versions/{selector}")
-async def update_version(group: str, selector: str, body: VersionUpdate, registry: Caller) -> JSON:
+def update_version(group: str, selector: str, body: VersionUpdate, registry: Caller) -> JSON:
     ref = reference(group, selector)
     if body.description is None and body.model_card is None:
         raise ValidationError("update: give description and/or model_card", field="description")
@@ -87,7 +87,7 @@ async def update_version(group: str, selector: str, body: VersionUpdate, registr
 
 
 @router.post("/groups/{group}/versions/{selector}/tags")
-async def tag_version(group: str, selector: str, body: Pairs, registry: Caller) -> JSON:
+def tag_version(group: str, selector: str, body: Pairs, registry: Caller) -> JSON:
     """Set tags (``set``) or remove tags (``remove``)."""
     ref = reference(group, selector)
     if bool(body.set) == bool(body.remove):
@@ -100,14 +100,14 @@ async def tag_version(group: str, selector: str, body: Pairs, registry: Caller) 
 
 
 @router.post("/groups/{group}/versions/{selector}/metadata")
-async def set_metadata(group: str, selector: str, body: Pairs, registry: Caller) -> JSON:
+def set_metadata(group: str, selector: str, body: Pairs, registry: Caller) -> JSON:
     """Set and remove custom metadata pairs in one change."""
     ref = reference(group, selector)
     return JSON(registry.set_metadata(ref, body.set, remove=body.remove).to_dict())
 
 
 @router.post("/groups/{group}/versions/{selector}/approve")
-async def approve(group: str, selector: str, body: Decision, registry: Caller) -> JSON:
+def approve(group: str, selector: str, body: Decision, registry: Caller) -> JSON:
     ref = reference(group, selector)
     return JSON(
         registry.approve_version(ref, comment=body.comment, break_glass=body.break_glass).to_dict()
@@ -115,14 +115,14 @@ async def approve(group: str, selector: str, body: Decision, registry: Caller) -
 
 
 @router.post("/groups/{group}/versions/{selector}/reject")
-async def reject(group: str, selector: str, body: Decision, registry: Caller) -> JSON:
+def reject(group: str, selector: str, body: Decision, registry: Caller) -> JSON:
     if body.break_glass is not None:
         raise ValidationError("break_glass: only approvals break glass", field="break_glass")
     return JSON(registry.reject_version(reference(group, selector), comment=body.comment).to_dict())
 
 
 @router.get("/groups/{group}/versions/{selector}/approvals")
-async def approval_history(group: str, selector: str, registry: Caller) -> JSON:
+def approval_history(group: str, selector: str, registry: Caller) -> JSON:
     return JSON([d.to_dict() for d in registry.approval_history(reference(group, selector))])
 
 
