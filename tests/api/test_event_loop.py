@@ -102,7 +102,7 @@ def reaching_the_lock(registry: Registry, method: str, path: str) -> threading.E
         if statement == "BEGIN IMMEDIATE" and REQUEST.get() == {"method": method, "path": path}:
             reached.set()
 
-    event.listen(registry._db.engine, "before_cursor_execute", before)
+    event.listen(registry._ctx.db.engine, "before_cursor_execute", before)
     return reached
 
 
