@@ -25,6 +25,8 @@ from sqlalchemy import create_engine, make_url, text
 from modelyard import Client, Registry
 from modelyard.store.sql.schema import metadata
 
+pytest_plugins = ["tests.skip_summary"]  # the run ends by listing skips and why
+
 PG_URL = os.environ.get("MODELYARD_TEST_POSTGRES_URL")
 REQUIRE_SERVICES = os.environ.get("MODELYARD_REQUIRE_SERVICES") == "1"
 

@@ -1,14 +1,29 @@
-"""Settings: defaults < environment (``MODELYARD_*``) < explicit arguments (CLI flags)."""
+"""Settings: defaults < config file (TOML) < environment (``MODELYARD_*``) < explicit
+arguments (CLI flags, ``Registry.open`` arguments), each value's origin kept for
+``modelyard config show``.
+
+The config file is ``--config FILE`` / ``MODELYARD_CONFIG`` when given (it must exist), else
+``HOME/modelyard.toml`` when that exists. It holds settings by name (``port = 8080``); a
+relative path in it is relative to the file's directory.
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from modelyard.errors import ConfigError
+from modelyard.domain.server_urls import server_base_url
+from modelyard.errors import ConfigError, ValidationError
 
 DEFAULT_HOME = ".modelyard"
+CONFIG_FILE_NAME = "modelyard.toml"
+CONFIG_ENV = "MODELYARD_CONFIG"
+DEFAULT = "default"  # the origin of a value nobody set
+SECRETS = frozenset({"token"})  # never printed (a password in db_url is hidden as well)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,50 +107,176 @@ class Settings:
         return self.signing_key_file or self.home.resolve() / "keys" / "signing-ed25519.pem"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Read ``MODELYARD_*`` variables, then apply non-None ``overrides``."""
-        env = os.environ if environ is None else environ
-        settings = cls()
-        values: dict[str, object] = {}
-        for name in cls.__dataclass_fields__:
-            raw = env.get(f"MODELYARD_{name.upper()}")
-            if raw:
-                values[name] = _convert(name, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(values) - {f for f in cls.__dataclass_fields__}
-        if unknown:
-            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        for name in _PATHS:
-            if isinstance(values.get(name), str):
-                values[name] = Path(str(values[name]))
-        return replace(settings, **values)  # type: ignore[arg-type]
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """The config file, then ``MODELYARD_*`` variables, then the non-None ``overrides``
+        (see :func:`load_settings`)."""
+        return load_settings(environ, overrides=overrides).settings
 
 
-_PATHS = {"home", "cache_dir", "audit_key_file", "key_file", "signing_key_file"}
-_POSITIVE_INTS = {
-    "port",
-    "workers",
-    "max_blob_bytes",
-    "checkpoint_interval",
-    "delivery_threads",
-    "run_threads",
-    "scan_threads",
+@dataclass(frozen=True, slots=True)
+class LoadedSettings:
+    """Settings and where each value came from."""
+
+    settings: Settings
+    #: setting → "default", the config file's path, "MODELYARD_X", or the override's origin
+    origins: Mapping[str, str]
+    config_file: Path | None  # the file that was read (None: there was none)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    overrides: Mapping[str, object] | None = None,
+    config_file: Path | None = None,
+    origin_of_override: Callable[[str], str] = lambda name: "argument",
+) -> LoadedSettings:
+    """Defaults < the config file < ``MODELYARD_*`` in ``environ`` < non-None ``overrides``.
+
+    ``config_file`` (the ``--config`` flag) beats ``MODELYARD_CONFIG``; without either, the
+    file is ``HOME/modelyard.toml`` if it exists, HOME coming from the overrides, the
+    environment or the default. Bad values are ConfigErrors naming the setting and its origin.
+    """
+    env = os.environ if environ is None else environ
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = set(given) - set(_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    path, explicit = _config_path(env, given, config_file)
+    values: dict[str, object] = {}
+    origins: dict[str, str] = {}
+    for name, value in _read_file(path, explicit=explicit).items():
+        values[name], origins[name] = value, str(path)
+    for name in _FIELDS:
+        variable = f"MODELYARD_{name.upper()}"
+        if raw := env.get(variable):
+            values[name], origins[name] = _convert(name, raw), variable
+    for name, value in given.items():
+        values[name] = Path(value) if _kind(name) == "path" and isinstance(value, str) else value
+        origins[name] = origin_of_override(name)
+    if isinstance(values.get("url"), str):
+        values["url"] = _server_url(str(values["url"]), origins["url"])
+    return LoadedSettings(
+        settings=replace(Settings(), **values),  # type: ignore[arg-type]
+        origins={name: origins.get(name, DEFAULT) for name in _FIELDS},
+        config_file=path if explicit or path.is_file() else None,
+    )
+
+
+def _config_path(
+    env: Mapping[str, str], given: Mapping[str, object], config_file: Path | None
+) -> tuple[Path, bool]:
+    """The config file to read, and whether it was named (then it must exist)."""
+    if config_file is not None:
+        return Path(config_file), True
+    if named := env.get(CONFIG_ENV):
+        return Path(named), True
+    home = given.get("home") or env.get("MODELYARD_HOME") or DEFAULT_HOME
+    return Path(str(home)) / CONFIG_FILE_NAME, False
+
+
+def _read_file(path: Path, *, explicit: bool) -> dict[str, object]:
+    """The settings in a TOML file, converted; ConfigErrors name the file and the key."""
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        if not explicit:
+            return {}
+        raise ConfigError(f"config: {str(path)!r} does not exist", field="config") from None
+    except OSError as e:
+        raise ConfigError(f"config: cannot read {str(path)!r}: {e.strerror}", field="config") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}", field="config") from None
+    if "home" in document and not explicit:
+        raise ConfigError(
+            f"{path}: home: a file found in HOME cannot move HOME; give a file that sets "
+            f"home with --config or {CONFIG_ENV}",
+            field="home",
+        )
+    return {key: _from_file(path, key, value) for key, value in document.items()}
+
+
+def _from_file(path: Path, key: str, value: object) -> object:
+    if key not in _FIELDS:
+        close = difflib.get_close_matches(key.replace("-", "_"), _FIELDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{path}: {key}: not a setting{hint}", field=key)
+    kind = _kind(key)
+    ok = {
+        "path": isinstance(value, str) and bool(value),
+        "int": isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+    }[kind]
+    if not ok:
+        raise ConfigError(
+            f"{path}: {key}: expected {_EXPECTED[kind]}, got {_toml_type(value)} {value!r}",
+            field=key,
+        )
+    if kind == "path":  # relative to the file, as whoever reads the file would expect
+        return path.parent / Path(str(value)).expanduser()
+    return value
+
+
+_EXPECTED = {
+    "path": "a path (a non-empty string)",
+    "int": "a positive whole number",
+    "bool": "true or false",
+    "str": "a string",
 }
-_BOOLS = {"embedded_worker", "blob_encryption"}
+
+
+def _toml_type(value: object) -> str:
+    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array"}
+    return names.get(type(value), "table" if isinstance(value, dict) else type(value).__name__)
+
+
+def _server_url(url: str, origin: str) -> str:
+    try:
+        return server_base_url(url)
+    except ValidationError as e:
+        where = origin if origin.startswith(("--", "MODELYARD_")) else f"{origin}: url"
+        raise ConfigError(f"{where}: {e.message.removeprefix('url: ')}", field="url") from None
+
+
+def redacted(name: str, value: object) -> object:
+    """A setting's value safe to print: secrets hidden, and a password inside a URL."""
+    if value is None:
+        return None
+    if name in SECRETS:
+        return "***"
+    scheme, sep, rest = str(value).partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if sep and at and ":" in credentials:
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return value
+
+
+def _kind(name: str) -> str:
+    """How a setting is parsed, from its annotation: path, int (positive), bool or str."""
+    annotation = str(Settings.__dataclass_fields__[name].type).split(" | ")
+    for kind, spelled in (("path", "Path"), ("bool", "bool"), ("int", "int")):
+        if spelled in annotation:
+            return kind
+    return "str"
+
+
+_FIELDS: tuple[str, ...] = tuple(Settings.__dataclass_fields__)
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def _convert(name: str, raw: str) -> object:
-    if name in _PATHS:
+    """A ``MODELYARD_*`` variable's value, converted to the setting's type."""
+    variable = f"MODELYARD_{name.upper()}"
+    kind = _kind(name)
+    if kind == "path":
         return Path(raw)
-    if name in _POSITIVE_INTS:
+    if kind == "int":
         if not raw.isdigit() or int(raw) <= 0:
-            raise ConfigError(
-                f"MODELYARD_{name.upper()}: {raw!r} is not a positive whole number", field=name
-            )
+            raise ConfigError(f"{variable}: {raw!r} is not a positive whole number", field=name)
         return int(raw)
-    if name in _BOOLS:
+    if kind == "bool":
         if raw.lower() not in _TRUE | _FALSE:
-            raise ConfigError(f"MODELYARD_{name.upper()}: {raw!r} is not true or false", field=name)
+            raise ConfigError(f"{variable}: {raw!r} is not true or false", field=name)
         return raw.lower() in _TRUE
     return raw

@@ -9,8 +9,10 @@ every other command starts fast.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from modelyard.cli.main import cli
 from modelyard.cli.main import main as cli_main
 from modelyard.cli.state import State, pass_state
 from modelyard.config import Settings
-from modelyard.errors import ConfigError
+from modelyard.errors import ConfigError, ModelyardError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -112,7 +114,7 @@ def _configure_logging() -> None:
         logger.propagate = False
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, config_file: Path | None = None) -> None:
     """Run ``modelyard server`` in the foreground until interrupted."""
     import uvicorn
 
@@ -121,6 +123,7 @@ def serve(settings: Settings) -> None:
 
     _configure_logging()
     check_settings(settings)
+    check_port(settings.host, settings.port)
     with Registry.open(settings=settings) as registry:
         boot = bootstrap_admin(registry, settings.home)
         pipeline = boot.created and registry.ensure_default_pipeline()
@@ -132,7 +135,7 @@ def serve(settings: Settings) -> None:
     else:
         print(f"admin token (from the first start): {boot.token_file}")
     print(f"modelyard serving on {url}  (API {url}/api/v1, docs {url}/docs)", flush=True)
-    _export(settings)
+    _export(settings, config_file)
     uvicorn.run(
         "modelyard.server:app_from_env",
         factory=True,
@@ -145,9 +148,30 @@ def serve(settings: Settings) -> None:
     )
 
 
-def _export(settings: Settings) -> None:
+def check_port(host: str, port: int) -> None:
+    """Fail (exit 1) before the "serving on" line when HOST:PORT cannot be listened on:
+    uvicorn would only log it after the banner. Binds the way uvicorn does, then lets go."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # as uvicorn does: a port whose old connections linger in TIME_WAIT is free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            in_use = e.errno == errno.EADDRINUSE
+            hint = "; another process listens there: pick another port with --port or "
+            raise ModelyardError(
+                f"{'port' if in_use else 'host'}: cannot listen on {host}:{port}: "
+                f"{e.strerror or e}" + (hint + "MODELYARD_PORT" if in_use else ""),
+                field="port" if in_use else "host",
+            ) from None
+
+
+def _export(settings: Settings, config_file: Path | None = None) -> None:
     """Hand the resolved settings to worker processes through the environment."""
     os.environ["MODELYARD_HOME"] = str(settings.home.resolve())
+    if config_file is not None:  # the same file, also when --config named it
+        os.environ["MODELYARD_CONFIG"] = str(config_file.resolve())
     for name in ("db_url", "blobs_url", "cache_dir", "audit_key_file"):
         value = getattr(settings, name)
         if value is not None:
@@ -195,7 +219,7 @@ def server_command(state: State, host: str | None, port: int | None, workers: in
         port=port or state.settings.port,
         workers=workers or state.settings.workers,
     )
-    serve(settings)
+    serve(settings, config_file=state.loaded.config_file)
 
 
 @click.command("worker")

@@ -23,6 +23,7 @@ from modelyard.domain.audit import (
     verify_inclusion_bundle,
 )
 from modelyard.errors import IntegrityError, ValidationError
+from modelyard.transfer.destinations import write_text
 
 _existing_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 _output_option = click.option(
@@ -171,7 +172,7 @@ def _write_bundle(bundle: dict[str, Any], output: Path | None, what: str) -> Non
     if output is None:
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    write_text(output, text)
     _say(f"wrote {what} to {output}")
 
 
@@ -261,12 +262,17 @@ def export(state: State, file: Path) -> None:
 
 @audit.command("public-key")
 @_output_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the key id and the PEM.")
 @pass_state
-def public_key(state: State, output: Path | None) -> None:
+def public_key(state: State, output: Path | None, as_json: bool) -> None:
     """Print the PEM public key that audit checkpoints are signed with."""
     pem = state.registry.audit_public_key()
+    if as_json:
+        record = {"key_id": key_id(load_public_key(pem)), "public_key": pem}
+        _write_bundle(record, output, "the audit public key")
+        return
     if output is None:
         click.echo(pem, nl=not pem.endswith("\n"))
         return
-    output.write_text(pem, encoding="utf-8")
+    write_text(output, pem)
     _say(f"wrote the audit public key to {output}")

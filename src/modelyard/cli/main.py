@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from modelyard.cli.errors import exit_code_for
 from modelyard.cli.output import err_console
 from modelyard.cli.state import State
-from modelyard.config import Settings
+from modelyard.config import load_settings
 from modelyard.errors import ModelyardError
 
 
@@ -23,23 +24,34 @@ class _Root(click.Group):
         try:
             return super().invoke(ctx)
         except ModelyardError as error:
-            err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            _print_error(str(error))
             ctx.exit(exit_code_for(error))
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click reports these itself (usage errors exit 2)
+        except BrokenPipeError:
+            raise  # stdout was closed (`… | head`): main() exits quietly
         except Exception as error:  # the CLI's last line of defence: one line, not a traceback
             if os.environ.get("MODELYARD_DEBUG"):
                 raise
-            err_console.print(
-                f"[bold red]error:[/] internal error: {type(error).__name__}: {error} "
-                "(set MODELYARD_DEBUG=1 for a traceback)",
-                markup=True,
-                highlight=False,
+            _print_error(
+                f"internal error: {type(error).__name__}: {error} "
+                "(set MODELYARD_DEBUG=1 for a traceback)"
             )
             ctx.exit(1)
 
 
+def _print_error(message: str) -> None:
+    # escaped: messages quote user input and URLs, whose "[...]" is not rich markup
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+
+
 @click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Settings file (TOML) [env MODELYARD_CONFIG; default HOME/modelyard.toml if it exists].",
+)
 @click.option(
     "--home",
     type=click.Path(path_type=Path),
@@ -69,6 +81,7 @@ class _Root(click.Group):
 @click.pass_context
 def cli(
     ctx: click.Context,
+    config_file: Path | None,
     home: Path | None,
     db_url: str | None,
     blobs_url: str | None,
@@ -79,12 +92,21 @@ def cli(
 
     It works on the embedded store (SQLite + files under --home) unless --db-url and
     --blobs-url point elsewhere, or on a server with --url (remote mode, authenticated
-    with --token).
+    with --token). Settings come from defaults < the config file < MODELYARD_* < flags
+    ('modelyard config show' prints them and their origins).
     """
-    settings = Settings.from_env(
-        home=home, db_url=db_url, blobs_url=blobs_url, url=url, token=token
+    loaded = load_settings(
+        overrides={
+            "home": home,
+            "db_url": db_url,
+            "blobs_url": blobs_url,
+            "url": url,
+            "token": token,
+        },
+        config_file=config_file,
+        origin_of_override=lambda name: "--" + name.replace("_", "-"),
     )
-    state = State(settings)
+    state = State(loaded)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -94,6 +116,7 @@ def _register_commands() -> None:
         access,
         aliases,
         audit,
+        configuration,
         deployments,
         events,
         groups,
@@ -129,6 +152,7 @@ def _register_commands() -> None:
         cli.add_command(command)
     for command in storage.COMMANDS:
         cli.add_command(command)
+    cli.add_command(configuration.config)
 
 
 _register_commands()
@@ -137,9 +161,23 @@ _register_commands()
 def main() -> None:
     """Console-script entry point."""
     try:
-        cli.main(standalone_mode=True)
+        try:
+            cli.main(standalone_mode=True)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not as a warning at exit
+    except BrokenPipeError:
+        _exit_on_closed_stdout()
     except KeyboardInterrupt:
         if os.environ.get("MODELYARD_DEBUG"):
             raise
         err_console.print("interrupted")
         sys.exit(130)
+
+
+def _exit_on_closed_stdout() -> None:
+    """The reader of stdout went away (``modelyard audit log | head -1``): exit 1 without a
+    traceback. Python's "Note on SIGPIPE" (signal module docs): point stdout at devnull so
+    the interpreter's last flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +90,15 @@ def pipeline_show(state: State, name: str, revision: int | None, as_json: bool) 
 @click.argument("name")
 @click.option("--from", "from_", required=True, type=click.IntRange(min=1), help="Old revision.")
 @click.option("--to", type=click.IntRange(min=1), help="New revision [default: latest].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the revisions and the diff.")
 @pass_state
-def pipeline_diff(state: State, name: str, from_: int, to: int | None) -> None:
+def pipeline_diff(state: State, name: str, from_: int, to: int | None, as_json: bool) -> None:
     """What changed between two revisions (a unified diff of the YAML)."""
     diff = state.registry.diff_pipeline(name, from_revision=from_, to_revision=to)
+    if as_json:
+        latest = to or state.registry.get_pipeline(name)["revision"]
+        print_json({"pipeline": name, "from_revision": from_, "to_revision": latest, "diff": diff})
+        return
     click.echo(diff.rstrip("\n") if diff else "no differences")
 
 
@@ -198,23 +205,45 @@ def run_show(state: State, run_id: int, as_json: bool) -> None:
 @run.command("logs")
 @click.argument("run_id", type=int)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: an array of lines; with --follow, one JSON object per line.",
+)
 @pass_state
-def run_logs(state: State, run_id: int, follow: bool) -> None:
+def run_logs(state: State, run_id: int, follow: bool, as_json: bool) -> None:
     """The log lines of a run's stages."""
     stages = {s["position"]: s["name"] for s in state.registry.get_run(run_id)["stages"]}
+    if as_json and not follow:
+        print_json([_log_json(line, stages) for line in _all_logs(state, run_id)])
+        return
     after = 0
     while True:
         lines = state.registry.run_logs(run_id, after=after)
         for line in lines:
-            click.echo(
-                f"{line['at'][11:19]} [{stages.get(line['stage'], line['stage'])}] {line['line']}"
-            )
+            if as_json:  # JSON Lines: a stream cannot be one array
+                click.echo(json.dumps(_log_json(line, stages), default=str))
+            else:
+                name = stages.get(line["stage"], line["stage"])
+                click.echo(f"{line['at'][11:19]} [{name}] {line['line']}")
             after = line["id"]
         if lines:
             continue
         if not follow or state.registry.get_run(run_id)["status"] in FINISHED:
             return
         time.sleep(FOLLOW_POLL_S)
+
+
+def _all_logs(state: State, run_id: int) -> Iterator[dict[str, Any]]:
+    after = 0
+    while lines := state.registry.run_logs(run_id, after=after):
+        yield from lines
+        after = lines[-1]["id"]
+
+
+def _log_json(line: dict[str, Any], stages: dict[int, str]) -> dict[str, Any]:
+    return {**line, "stage_name": stages.get(line["stage"])}
 
 
 @run.command("cancel")

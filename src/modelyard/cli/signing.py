@@ -13,9 +13,10 @@ import click
 from modelyard.cli.output import console, json_option, print_json, print_table
 from modelyard.cli.state import State, pass_state
 from modelyard.domain.references import parse_reference
-from modelyard.domain.signatures import REGISTRY, check_registry_bundle
-from modelyard.domain.signing_keys import load_registry_key
+from modelyard.domain.signatures import REGISTRY, VersionSignature, check_registry_bundle
+from modelyard.domain.signing_keys import key_fingerprint, load_registry_key
 from modelyard.errors import IntegrityError, NotFoundError
+from modelyard.transfer.destinations import write_text
 from modelyard.transfer.local_copies import compare_directory, verify_signed_directory
 from modelyard.transfer.signatures import read_signature
 
@@ -35,7 +36,7 @@ def _write(text: str, output: Path | None, what: str) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
-    output.write_text(text, encoding="utf-8")
+    write_text(output, text)
     _say(f"wrote {what} to {output}")
 
 
@@ -46,10 +47,17 @@ def signing() -> None:
 
 @signing.command("public-key")
 @_output_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the key id and the PEM.")
 @pass_state
-def public_key(state: State, output: Path | None) -> None:
+def public_key(state: State, output: Path | None, as_json: bool) -> None:
     """Print the Ed25519 public key (PEM) the registry signs version manifests with."""
-    _write(state.registry.signing_public_key(), output, "the registry's signing public key")
+    pem = state.registry.signing_public_key()
+    if as_json:
+        key_id = key_fingerprint(load_registry_key(pem))
+        text = json.dumps({"key_id": key_id, "public_key": pem}, indent=2) + "\n"
+        _write(text, output, "the registry's signing public key")
+        return
+    _write(pem, output, "the registry's signing public key")
 
 
 @signing.command("trust")
@@ -123,26 +131,43 @@ def sign(state: State, reference: str, signature_file: Path | None, sign_with: P
 @click.command("signature")
 @click.argument("reference")
 @_output_option
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the signature's record (signer, key, valid now, bundle) instead of the bundle.",
+)
 @pass_state
-def signature(state: State, reference: str, output: Path | None) -> None:
+def signature(state: State, reference: str, output: Path | None, as_json: bool) -> None:
     """Print the registry's signature of REFERENCE (a bundle 'version verify' checks offline)."""
+    if as_json:
+        record = _registry_signature(state, reference).to_dict()
+        _write(json.dumps(record, indent=2) + "\n", output, f"the signature record of {reference}")
+        return
     if output is None:
         click.echo(_registry_signature_text(state, reference), nl=False)
         return
     write_registry_signature(state, reference, output)
 
 
-def write_registry_signature(state: State, reference: str, output: Path) -> None:
-    output.write_text(_registry_signature_text(state, reference), encoding="utf-8")
+def write_registry_signature(
+    state: State, reference: str, output: Path, *, field: str = "output"
+) -> None:
+    write_text(output, _registry_signature_text(state, reference), field=field)
     _say(f"wrote the registry signature of {reference} to {output}")
 
 
 def _registry_signature_text(state: State, reference: str) -> str:
-    found = state.registry.version_signatures(reference)
-    bundle = next((s.bundle for s in found if s.kind == REGISTRY), None)
-    if bundle is None:
-        raise NotFoundError(f"{reference} has no registry signature", field="reference")
+    bundle = _registry_signature(state, reference).bundle
     return json.dumps(bundle, indent=2, sort_keys=True) + "\n"
+
+
+def _registry_signature(state: State, reference: str) -> VersionSignature:
+    found = state.registry.version_signatures(reference)
+    registry = next((s for s in found if s.kind == REGISTRY), None)
+    if registry is None:
+        raise NotFoundError(f"{reference} has no registry signature", field="reference")
+    return registry
 
 
 @click.command("signatures")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelyard.config import Settings
+from modelyard.config import LoadedSettings
 from modelyard.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 
 
 class State:
-    """Per-invocation state: settings from flags/env, the registry opened on first use."""
+    """Per-invocation state: settings from flags/env/file, the registry opened on first use."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, loaded: LoadedSettings) -> None:
+        self.loaded = loaded  # with each setting's origin, for `config show`
+        self.settings = loaded.settings
         self._registry: Registry | Client | None = None
         self._local: Registry | None = None
 

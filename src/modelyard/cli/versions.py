@@ -266,16 +266,20 @@ def download(
         f"({human_size(found.manifest.total_size)}) verified into {directory}"
     )
     if save_signature is not None:
-        write_registry_signature(state, found.reference, save_signature)
+        write_registry_signature(state, found.reference, save_signature, field="save_signature")
 
 
 @version.command("fetch")
 @click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the reference and the path.")
 @pass_state
-def fetch(state: State, reference: str) -> None:
+def fetch(state: State, reference: str, as_json: bool) -> None:
     """Print a cached local directory holding REFERENCE's files (downloading once)."""
     with TransferBar() as bar:
         path = state.registry.fetch(reference, progress=bar)
+    if as_json:
+        print_json({"reference": reference, "path": str(path)})
+        return
     click.echo(str(path))
 
 
@@ -297,6 +301,7 @@ def fetch(state: State, reference: str) -> None:
     help="Verify offline against this registry signature ('version signature'); "
     "needs --public-key.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the verdict and the problems.")
 @pass_state
 def verify(
     state: State,
@@ -304,6 +309,7 @@ def verify(
     directory: Path,
     public_key_file: Path | None,
     signature_file: Path | None,
+    as_json: bool,
 ) -> None:
     """Check that DIRECTORY holds exactly the files registered (and signed) as REFERENCE."""
     if public_key_file is None and signature_file is None:
@@ -316,8 +322,20 @@ def verify(
             public_key_file=public_key_file,
             signature_file=signature_file,
         )
+    if as_json:  # printed before the exit code says whether it matched
+        print_json(
+            {
+                "reference": checked,
+                "directory": str(directory),
+                "offline": signature_file is not None,
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
     if problems:
         raise IntegrityError(f"{directory} does not match {checked}: " + "; ".join(problems))
+    if as_json:
+        return
     how = " (offline)" if signature_file is not None else ""
     console.print(f"{directory} matches {checked}, as the registry signed it{how}", markup=False)
 

@@ -32,6 +32,7 @@ from modelyard.domain.signing_keys import TrustedKey, load_registry_key
 from modelyard.domain.version_spec import validate_version_spec
 from modelyard.errors import ValidationError
 from modelyard.transfer.blobs import Readable, StoredBlob
+from modelyard.transfer.destinations import write_lines
 from modelyard.transfer.files import SILENT, Progress, UploadResult, upload_directory
 from modelyard.transfer.local_copies import (
     COMPLETE_MARKER,
@@ -713,9 +714,13 @@ class Client:
         return self._t.stream_lines(API + "/audit/export")
 
     def export_audit(self, destination: str | Path) -> int:
-        count = 0
-        with Path(destination).open("w", encoding="utf-8") as out:
+        entries = 0
+
+        def counted() -> Iterator[str]:
+            nonlocal entries
             for line in self.iter_audit_export():
-                count += line.startswith('{"entry"')
-                out.write(line)
-        return count
+                entries += line.startswith('{"entry"')
+                yield line
+
+        write_lines(Path(destination), counted())  # an unwritable path: exit 2, named
+        return entries

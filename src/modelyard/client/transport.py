@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import orjson
 
+from modelyard.domain.server_urls import server_base_url
 from modelyard.errors import (
     AuthenticationError,
     ConflictError,
@@ -49,9 +50,7 @@ TIMEOUT = httpx.Timeout(30.0, read=300.0)
 
 class Transport:
     def __init__(self, url: str, token: str | None) -> None:
-        base = url.rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise ValidationError(f"url: {url!r} is not an http(s) URL", field="url")
+        base = server_base_url(url)  # also accepts the API root, …/api/v1
         headers = {"User-Agent": "modelyard-client"}
         if token:
             headers["Authorization"] = f"Bearer {token}"

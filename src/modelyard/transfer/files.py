@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +17,7 @@ from typing import Protocol
 from modelyard.domain.manifest import FileEntry, Manifest, build_manifest, validate_artifact_path
 from modelyard.errors import IntegrityError, NotFoundError, ValidationError
 from modelyard.transfer.blobs import CHUNK_SIZE, BlobStore, Readable
+from modelyard.transfer.destinations import create_temp_file, writing
 
 
 class Progress(Protocol):
@@ -161,11 +161,13 @@ def download_manifest(
     reference: str,
     progress: Progress = SILENT,
 ) -> None:
-    """Write every file of ``manifest`` under ``destination``, each verified before it appears."""
+    """Write every file of ``manifest`` under ``destination``, each verified before it
+    appears, with the mode the umask gives new files (0644 under the usual 022)."""
     progress.begin("downloading", manifest.total_size, len(manifest.files))
     for entry in manifest.files:
         target = destination.joinpath(*entry.path.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        with writing(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
         _download_file(blobs, entry, target, reference=reference, progress=progress)
     progress.end()
 
@@ -173,8 +175,8 @@ def download_manifest(
 def _download_file(
     blobs: BlobStore, entry: FileEntry, target: Path, *, reference: str, progress: Progress
 ) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".modelyard-")
-    tmp = Path(tmp_name)
+    with writing(target):
+        fd, tmp = create_temp_file(target.parent, prefix=".modelyard-")
     try:
         hasher = hashlib.sha256()
         size = 0
@@ -182,19 +184,23 @@ def _download_file(
             try:
                 for chunk in blobs.read(entry.sha256):
                     hasher.update(chunk)
-                    out.write(chunk)
+                    with writing(target):  # only the writes: a failing read is not the target's
+                        out.write(chunk)
                     size += len(chunk)
                     progress.advance(len(chunk))
             except IntegrityError as e:
                 raise IntegrityError(
                     f"{reference}: file {entry.path!r} is corrupted in the blob store ({e})"
                 ) from None
+            with writing(target):
+                out.flush()
         if hasher.hexdigest() != entry.sha256 or size != entry.size:
             raise IntegrityError(
                 f"{reference}: file {entry.path!r} is corrupted in the blob store "
                 f"(expected sha256 {entry.sha256} and {entry.size} bytes, got "
                 f"{hasher.hexdigest()} and {size} bytes)"
             )
-        os.replace(tmp, target)
+        with writing(target):
+            os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,11 @@ from modelyard.domain.signatures import check_registry_bundle, pinning_problems
 from modelyard.domain.signing_keys import load_registry_key
 from modelyard.errors import ConflictError, IntegrityError, ValidationError
 from modelyard.transfer.blobs import BlobStore
+from modelyard.transfer.destinations import (
+    create_temp_directory,
+    destination_error,
+    writing,
+)
 from modelyard.transfer.files import (
     SILENT,
     Progress,
@@ -47,12 +51,15 @@ def download_version(
         raise ValidationError(
             f"destination: {str(target)!r} is not a directory", field="destination"
         )
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
+    with writing(target):
+        occupied = target.is_dir() and any(target.iterdir())
+    if occupied and not overwrite:
         raise ConflictError(
             f"destination: {str(target)!r} is not empty (pass overwrite to replace files in it)",
             field="destination",
         )
-    target.mkdir(parents=True, exist_ok=True)
+    with writing(target):
+        target.mkdir(parents=True, exist_ok=True)
     download_manifest(
         blobs, version.manifest, target, reference=version.reference, progress=progress
     )
@@ -66,18 +73,21 @@ def fetch_version(
     final = cache_dir / version.manifest.listing_digest.removeprefix("sha256:")
     if (final / COMPLETE_MARKER).is_file():
         return final
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".fetch-"))
+    with writing(cache_dir, field="cache_dir"):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # not mkdtemp (0700): the copy's directories and files follow the umask
+        staging = create_temp_directory(cache_dir, prefix=".fetch-")
     try:
         download_manifest(
             blobs, version.manifest, staging, reference=version.reference, progress=progress
         )
-        (staging / COMPLETE_MARKER).write_text(version.manifest_digest + "\n")
+        with writing(cache_dir, field="cache_dir"):
+            (staging / COMPLETE_MARKER).write_text(version.manifest_digest + "\n")
         try:
             os.rename(staging, final)
-        except OSError:
+        except OSError as e:
             if not (final / COMPLETE_MARKER).is_file():  # not a concurrent fetch that won
-                raise
+                raise destination_error(e, final, field="cache_dir") from e
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final

@@ -26,6 +26,7 @@ from modelyard.domain.principals import parse_since
 from modelyard.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.services.base import ServiceBase
 from modelyard.store.sql import audit as store
+from modelyard.transfer.destinations import write_lines
 
 OUTCOMES = ("allowed", "denied")
 
@@ -186,12 +187,16 @@ class AuditService(ServiceBase):
 
     def export_audit(self, destination: str | Path) -> int:
         """Write :meth:`iter_audit_export` to a file; returns the number of entries."""
-        count = 0
-        with Path(destination).open("w", encoding="utf-8") as out:
+        entries = 0
+
+        def counted() -> Iterator[str]:
+            nonlocal entries
             for line in self.iter_audit_export():
-                count += line.startswith('{"entry"')
-                out.write(line)
-        return count
+                entries += line.startswith('{"entry"')
+                yield line
+
+        write_lines(Path(destination), counted())  # an unwritable path: exit 2, named
+        return entries
 
 
 MAX_ENTRY = 2**62
